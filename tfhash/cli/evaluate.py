@@ -1,0 +1,20 @@
+"""`tfhash evaluate RUN_DIR`: rewrite a run's report and plots from its codes."""
+
+import click
+
+from tfhash.cli.main import cli
+from tfhash.cli.options import database_codes_option, r_option
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@r_option
+@database_codes_option
+def evaluate(run_dir, R, database_codes):
+    """Score a run's codes.h5: MAP@all, MAP@R, PR curve, P@K (JSON + PNG)."""
+    from tfhash.eval.report import format_map_table
+    from tfhash.training.run import evaluate_run
+
+    report = evaluate_run(run_dir, R=R, database_codes=database_codes)
+    click.echo(format_map_table(report))
+    click.echo(f"report: {run_dir}/report.json")

@@ -1,0 +1,55 @@
+"""Reusable click options, and click options generated from a config dataclass."""
+
+import dataclasses
+import typing
+
+import click
+
+from tfhash.training.config import field_type
+from tfhash.training.distribute import STRATEGIES
+
+
+def _parse_tuple(item_type):
+    def convert(value):
+        if isinstance(value, tuple):
+            return value
+        try:
+            return tuple(item_type(v) for v in str(value).split(",") if v.strip())
+        except ValueError:
+            raise click.BadParameter(f"expected comma-separated {item_type.__name__} values, got {value!r}") from None
+
+    return convert
+
+
+def config_options(config_class):
+    """Decorator adding one `--flag` per field of `config_class` (defaults = the paper's)."""
+
+    def decorate(fn):
+        for f in reversed(dataclasses.fields(config_class)):
+            kind = field_type(config_class, f)
+            flag = "--" + f.name.replace("_", "-")
+            help_text = f.metadata.get("help", "")
+            if kind is bool:
+                opt = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=f.default, show_default=True, help=help_text)
+            elif typing.get_origin(kind) is tuple:
+                item = typing.get_args(kind)[0]
+                opt = click.option(flag, f.name, default=",".join(map(str, f.default)), show_default=True,
+                                   type=click.UNPROCESSED, callback=lambda c, p, v, item=item: _parse_tuple(item)(v),
+                                   help=help_text + " (comma-separated)")
+            else:
+                choices = f.metadata.get("choices")
+                click_type = click.Choice(choices) if choices else kind
+                opt = click.option(flag, f.name, default=f.default, show_default=True, type=click_type, help=help_text)
+            fn = opt(fn)
+        return fn
+
+    return decorate
+
+
+strategy_option = click.option("--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True,
+                               help="tf.distribute strategy (mirrored: all local GPUs, or the logical CPUs).")
+r_option = click.option("--R", "R", type=click.IntRange(min=1), default=50, show_default=True,
+                        help="R of MAP@R (top R retrieved items).")
+database_codes_option = click.option(
+    "--database-codes", type=click.Choice(["out-of-sample", "unified"]), default="out-of-sample", show_default=True,
+    help="Database codes from each item's own network (out-of-sample) or the learned training codes B (unified).")

@@ -1,0 +1,42 @@
+"""A split of a dataset as a method sees it outside `train_step` (graphs, ITQ, B updates)."""
+
+from tfhash.data.pipeline import make_pipeline
+
+
+class SplitView:
+    """Read access to one split of a `PairedDataset`, in split order.
+
+    Positions are 0..size-1 inside the split (the ``index`` field of the
+    training batches).
+    """
+
+    def __init__(self, dataset, split, *, text_field="bow", with_labels=False):
+        self.dataset = dataset
+        self.split = split
+        self.text_field = text_field
+        self.with_labels = with_labels
+        self.rows = dataset.split(split)
+        self.size = int(self.rows.size)
+
+    def _rows(self, positions):
+        return self.rows if positions is None else self.rows[positions]
+
+    def images(self, positions=None):
+        """Image inputs (all, or at `positions`) as a NumPy array."""
+        return self.dataset.read("images", self._rows(positions))
+
+    def texts(self, positions=None):
+        """Text inputs (bag-of-words or tokens, as the method asked)."""
+        return self.dataset.read(self.text_field, self._rows(positions))
+
+    def labels(self, positions=None):
+        return self.dataset.read("labels", self._rows(positions))
+
+    def ids(self, positions=None):
+        return self.dataset.ids(self._rows(positions))
+
+    def batches(self, batch_size=256):
+        """One pass in split order, as a tf.data pipeline of dict batches."""
+        ds, _ = make_pipeline(self.dataset, self.split, batch_size=batch_size, text_field=self.text_field,
+                              with_labels=self.with_labels and self.dataset.has_labels)
+        return ds

@@ -1,0 +1,52 @@
+"""Closed-form pieces shared by methods: CCA and the ITQ rotation (NumPy)."""
+
+import numpy as np
+
+
+def inverse_sqrt(matrix, eps=1e-12):
+    """Symmetric inverse square root of a positive definite matrix."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors / np.sqrt(np.maximum(values, eps))) @ vectors.T
+
+
+def cca(x, y, dim, reg=1e-4):
+    """Canonical correlation analysis of centred `x` (n, dx) and `y` (n, dy).
+
+    Returns projections `(px (dx, dim), py (dy, dim), correlations (dim,))`;
+    `reg` is added to each covariance's diagonal, relative to its trace.
+    """
+    n = x.shape[0]
+    cxx = x.T @ x / n
+    cyy = y.T @ y / n
+    cxx += reg * np.trace(cxx) / cxx.shape[0] * np.eye(cxx.shape[0])
+    cyy += reg * np.trace(cyy) / cyy.shape[0] * np.eye(cyy.shape[0])
+    wx, wy = inverse_sqrt(cxx), inverse_sqrt(cyy)
+    u, s, vt = np.linalg.svd(wx @ (x.T @ y / n) @ wy, full_matrices=False)
+    return wx @ u[:, :dim], wy @ vt.T[:, :dim], s[:dim]
+
+
+def random_rotation(dim, rng):
+    """A random orthogonal (dim, dim) matrix."""
+    q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+    return q * np.sign(np.diag(r))
+
+
+def quantization_error(v, rotation):
+    """||sign(V R) - V R||_F^2 / n."""
+    vr = v @ rotation
+    b = np.where(vr >= 0, 1.0, -1.0)
+    return float(np.sum((b - vr) ** 2) / v.shape[0])
+
+
+def itq_rotation(v, iterations=50, seed=0):
+    """Iterative quantisation (Gong et al.): orthogonal R minimising ||sign(VR) - VR||_F.
+
+    `v` is (n, c) zero-centred data; returns R (c, c).
+    """
+    rotation = random_rotation(v.shape[1], np.random.default_rng(seed))
+    for _ in range(iterations):
+        b = np.where(v @ rotation >= 0, 1.0, -1.0)
+        # Fix B, solve the orthogonal Procrustes problem max tr(R^T V^T B).
+        u, _, wt = np.linalg.svd(v.T @ b)
+        rotation = u @ wt
+    return rotation

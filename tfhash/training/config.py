@@ -1,0 +1,60 @@
+"""Method configs: dataclasses whose defaults are the paper's, each field with help text."""
+
+import dataclasses
+import typing
+
+from tfhash.errors import TfhashError, require
+
+
+def option(default, help, choices=None):
+    """A config field with `help` text (shown by `tfhash train METHOD --help`)."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use tuples for sequence defaults")
+    return dataclasses.field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclasses.dataclass
+class HasherConfig:
+    """Settings every method has."""
+
+    bits: int = option(64, "Code length in bits (a multiple of 8 to pack codes).")
+    epochs: int = option(50, "Training epochs.")
+    batch_size: int = option(128, "Mini-batch size.")
+    seed: int = option(0, "Seed for initialisation, sampling and data order.")
+
+    def validate(self):
+        """Raise TfhashError for impossible values; subclasses extend."""
+        require(self.bits > 0, f"bits must be positive, got {self.bits}")
+        require(self.epochs >= 0, f"epochs must be >= 0, got {self.epochs}")
+        require(self.batch_size > 0, f"batch_size must be positive, got {self.batch_size}")
+        for f in dataclasses.fields(self):
+            choices = f.metadata.get("choices")
+            value = getattr(self, f.name)
+            if choices and value not in choices:
+                raise TfhashError(f"{f.name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from a dict, rejecting unknown keys and coercing tuples."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        require(not unknown, f"unknown {cls.__name__} settings: {', '.join(unknown)}")
+        kwargs = {}
+        for key, value in values.items():
+            if isinstance(value, list):
+                value = tuple(value)
+            kwargs[key] = value
+        return cls(**kwargs).validate()
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes).validate()
+
+
+def field_type(cls, f):
+    """The plain Python type of dataclass field `f` (resolving string annotations)."""
+    hints = typing.get_type_hints(cls)
+    return hints[f.name]

@@ -1,0 +1,222 @@
+"""A training run: dataset -> method (`fit`) -> checkpoints -> model file -> codes -> report.
+
+What a run leaves in its folder (other tools read these): `config.json`,
+`checkpoints/`, `logs/` (TensorBoard), `model.keras`, `codes.h5`,
+`report.json` and the plots.
+"""
+
+import datetime
+import json
+import logging
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tfhash
+from tfhash.atomic import atomic_path, write_text
+from tfhash.data.dataset import PairedDataset, validate_arrays
+from tfhash.data.split import SplitView
+from tfhash.errors import TfhashError, require
+from tfhash.methods.registry import get_method
+from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
+from tfhash.training.codes import read_codes, write_codes
+from tfhash.training.distribute import make_strategy
+
+log = logging.getLogger(__name__)
+
+DATABASE_PROTOCOLS = ("out-of-sample", "unified")
+
+
+def seed_everything(seed, deterministic=True):
+    """Seed Python, NumPy, TF and Keras; make TF ops deterministic (same result on resume)."""
+    keras.utils.set_random_seed(int(seed))
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def default_run_dir(method, bits, root="runs"):
+    """A fresh folder name under `root`."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(root, f"{method}-{bits}b-{stamp}")
+    path, i = base, 1
+    while os.path.exists(path):
+        path, i = f"{base}-{i}", i + 1
+    return path
+
+
+def _check_dataset(dataset, method_cls):
+    """Fail early, with one line, on data the method cannot use."""
+    require(dataset.has_field(method_cls.text_field),
+            f"{method_cls.method_name} reads '{method_cls.text_field}' texts, which dataset {dataset.name} lacks")
+    rows = dataset.split("train")
+    sample = {k: dataset.read(k, rows) for k in ("images", method_cls.text_field, "labels") if dataset.has_field(k)}
+    validate_arrays(
+        images=sample["images"],
+        bow=sample.get("bow"),
+        tokens=sample.get("tokens"),
+        labels=sample.get("labels"),
+        require_labels=method_cls.needs_labels,
+    )
+
+
+def build_model(method_cls, config, dataset):
+    """Instantiate a method for `dataset`'s input shapes."""
+    return method_cls(
+        config,
+        image_shape=dataset.image_shape,
+        text_shape=dataset.text_shape(method_cls.text_field),
+        num_classes=dataset.num_classes,
+        vocabulary_size=(len(dataset.vocabulary) + 1) if dataset.vocabulary is not None else None,
+        train_size=dataset.split("train").size,
+    )
+
+
+def _write_config(run_dir, record):
+    write_text(os.path.join(run_dir, "config.json"), json.dumps(record, indent=2, sort_keys=True))
+
+
+def train(method, config=None, *, dataset_path, run_dir=None, strategy="default", resume=False,
+          evaluate=True, R=50, database_codes="out-of-sample", verbose="auto", deterministic=True):
+    """Train `method` on `dataset_path`; returns the run folder.
+
+    `config` is the method's config dataclass (defaults if None). With
+    `resume`, `run_dir` must hold an earlier run of the same settings; it
+    continues from the newest checkpoint.
+    """
+    method_cls = get_method(method)
+    config = (config or method_cls.config_class()).validate()
+    require(database_codes in DATABASE_PROTOCOLS, f"unknown database codes protocol '{database_codes}'")
+    dataset = PairedDataset(dataset_path)
+    _check_dataset(dataset, method_cls)
+
+    run_dir = run_dir or default_run_dir(method, config.bits)
+    record = {
+        "method": method,
+        "config": config.to_dict(),
+        "dataset": dataset.describe(),
+        "strategy": strategy,
+        "seed": config.seed,
+        "versions": {"tfhash": tfhash.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+    }
+    if resume:
+        require(os.path.exists(os.path.join(run_dir, "config.json")), f"nothing to resume in {run_dir}")
+        with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
+            saved = json.load(f)
+        require(saved["method"] == method and saved["config"] == record["config"],
+                f"{run_dir} was trained with other settings; resume needs the same method and config")
+    else:
+        require(not os.path.exists(os.path.join(run_dir, "config.json")),
+                f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+        os.makedirs(run_dir, exist_ok=True)
+        _write_config(run_dir, record)
+
+    seed_everything(config.seed, deterministic)
+    strat = make_strategy(strategy)
+    with strat.scope():
+        model = build_model(method_cls, config, dataset)
+        model.configure()
+    train_view = SplitView(dataset, "train", text_field=method_cls.text_field, with_labels=method_cls.needs_labels)
+
+    if method_cls.closed_form:
+        model.fit_closed_form(train_view)
+    else:
+        # prepare() runs on resume too (graphs, initial codes); the checkpoint then overwrites its state.
+        model.prepare(train_view)
+        ckpt_dir = os.path.join(run_dir, "checkpoints")
+        first_epoch = 0
+        if resume and latest_checkpoint(ckpt_dir):
+            first_epoch = restore_checkpoint(model, latest_checkpoint(ckpt_dir))
+            log.info("resumed %s at epoch %d", run_dir, first_epoch)
+        fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose)
+
+    save_model_file(model, os.path.join(run_dir, "model.keras"))
+    export_codes(model, dataset, run_dir)
+    if evaluate:
+        evaluate_run(run_dir, R=R, database_codes=database_codes)
+    return run_dir
+
+
+def fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose="auto"):
+    """Keras `fit` over the shuffled training split, with the method's callbacks and checkpoints."""
+    from tfhash.data.pipeline import make_pipeline
+
+    if first_epoch >= config.epochs:
+        return
+    pipeline, steps = make_pipeline(
+        dataset, "train", batch_size=config.batch_size, text_field=type(model).text_field,
+        with_labels=type(model).needs_labels, shuffle=True, seed=config.seed,
+        first_epoch=first_epoch, epochs=config.epochs,
+    )
+    callbacks = list(model.training_callbacks(train_view)) + [
+        EpochCheckpoint(os.path.join(run_dir, "checkpoints")),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False, profile_batch=0),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    model.fit(pipeline, epochs=config.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
+              callbacks=callbacks, verbose=verbose)
+
+
+def save_model_file(model, path):
+    """`model.save` to a `.keras` file, atomically (Keras insists on the suffix, hence the detour)."""
+    with atomic_path(path) as tmp:
+        staged = tmp + ".keras"
+        try:
+            model.save(staged)
+            os.replace(staged, tmp)
+        finally:
+            if os.path.exists(staged):
+                os.remove(staged)
+
+
+def export_codes(model, dataset, run_dir):
+    """Encode query and database items of both modalities into `codes.h5`."""
+    field = type(model).text_field
+    parts = {}
+    for split in ("query", "database"):
+        view = SplitView(dataset, split, text_field=field)
+        codes = model.encode_split(view, binary=True)
+        parts[split] = {
+            "image": codes["image"],
+            "text": codes["text"],
+            "ids": view.ids(),
+            "labels": view.labels() if dataset.has_labels else None,
+        }
+    unified = model.unified_codes()
+    if unified is not None:
+        train_pos = {int(r): i for i, r in enumerate(dataset.split("train"))}
+        db_rows = dataset.split("database")
+        if all(int(r) in train_pos for r in db_rows):
+            parts["database"]["unified"] = np.asarray(unified)[[train_pos[int(r)] for r in db_rows]]
+    write_codes(os.path.join(run_dir, "codes.h5"), query=parts["query"], database=parts["database"],
+                method=type(model).method_name, bits=model.bits, dataset=dataset.name)
+
+
+def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None):
+    """(Re)write `report.json` and the plots of a run from its `codes.h5`; returns the report."""
+    from tfhash.eval.report import cross_modal_report, write_report
+
+    require(database_codes in DATABASE_PROTOCOLS,
+            f"unknown database codes protocol '{database_codes}' (known: {', '.join(DATABASE_PROTOCOLS)})")
+    codes = read_codes(os.path.join(run_dir, "codes.h5"))
+    require("query_labels" in codes, "this run's dataset has no labels, so retrieval cannot be scored")
+    if database_codes == "unified":
+        require("database_unified" in codes,
+                f"{codes['method']} learns no unified codes for these database items; use --database-codes out-of-sample")
+    config_path = os.path.join(run_dir, "config.json")
+    record = {}
+    if os.path.exists(config_path):
+        with open(config_path, encoding="utf-8") as f:
+            record = json.load(f)
+    report = cross_modal_report(codes, R=R, top_k=top_k, seed=record.get("seed", 0), database_protocol=database_codes)
+    extra = {
+        "method": codes["method"],
+        "bits": codes["bits"],
+        "dataset": codes["dataset"],
+        "split_seed": record.get("dataset", {}).get("split_seed"),
+        "split_protocol": record.get("dataset", {}).get("protocol"),
+        "split_sizes": record.get("dataset", {}).get("split_sizes"),
+        "config": record.get("config"),
+    }
+    return write_report(report, run_dir, extra=extra)

@@ -92,11 +92,13 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     _check_dataset(dataset, method_cls)
 
     run_dir = run_dir or default_run_dir(method, config.bits)
+    strat = make_strategy(strategy)
     record = {
         "method": method,
         "config": config.to_dict(),
         "dataset": dataset.describe(),
         "strategy": strategy,
+        "replicas": int(strat.num_replicas_in_sync),
         "seed": config.seed,
         "versions": {"tfhash": tfhash.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
     }
@@ -104,7 +106,8 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         require(os.path.exists(os.path.join(run_dir, "config.json")), f"nothing to resume in {run_dir}")
         with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
             saved = json.load(f)
-        require(saved["method"] == method and saved["config"] == record["config"],
+        require(saved["method"] == method and saved["config"] == record["config"]
+                and saved.get("replicas") == record["replicas"],
                 f"{run_dir} was trained with other settings; resume needs the same method and config")
     else:
         require(not os.path.exists(os.path.join(run_dir, "config.json")),
@@ -113,7 +116,6 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         _write_config(run_dir, record)
 
     seed_everything(config.seed, deterministic)
-    strat = make_strategy(strategy)
     with strat.scope():
         model = build_model(method_cls, config, dataset)
         model.configure()

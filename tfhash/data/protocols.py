@@ -1,0 +1,156 @@
+"""Train/query/database split protocols: the published presets and custom splits.
+
+Every seeded protocol draws from ``numpy.random.default_rng(seed)``, so a
+(protocol, n, seed) triple always gives the same splits; importers store the
+seed in the dataset file (``split_seed``). Index arrays are sorted, so reads
+from disk are in file order (pipelines shuffle on their own).
+
+Conventions shared by all seeded protocols:
+
+* query and database are disjoint and together cover every pair;
+* train (and validation) are drawn from the database, never from query;
+* validation, when asked for, is disjoint from train (it stays in the
+  database, so evaluate validation queries against train, not database);
+* pairs whose label row is all zero never become queries (they could have
+  no relevant item), when labels are given. They stay in the database.
+
+Presets (sizes as published; the dataset sizes they expect are in brackets):
+
+=================  ========  ===============  ===================================
+name               queries   train            source
+=================  ========  ===============  ===================================
+mirflickr-dcmh     2,000     10,000 of db     DCMH (Jiang & Li, CVPR 2017) [20,015]
+nuswide-dcmh       2,100     10,500 of db     DCMH, 21 most frequent concepts [190,421 / 195,834]
+iapr-dcmh          2,000     10,000 of db     DCMH [20,000]
+coco-dcmh          5,000     10,000 of db     common in later DCMH-style work [122,218];
+                                              some papers use 2,000 queries: pass query_size
+wikipedia-standard 693       2,173 (= db)     Rasiwasia et al. 2010; fixed, not seeded
+=================  ========  ===============  ===================================
+
+``train_size="all"`` makes train the whole database (the usual choice for
+unsupervised methods); for ``custom`` that is the default.
+"""
+
+import numpy as np
+
+from tfhash.errors import require
+
+
+def _nonempty_rows(labels, n):
+    if labels is None:
+        return np.arange(n)
+    labels = np.asarray(labels)
+    require(labels.shape[0] == n, f"mismatched pair counts: {n} pairs but {labels.shape[0]} label rows")
+    return np.flatnonzero(labels.reshape(n, -1).sum(axis=1) > 0)
+
+
+def make_custom_splits(n, *, query_size, train_size=None, validation_size=0, seed=0, labels=None):
+    """Random splits of `n` pairs: `query_size` queries, the rest database.
+
+    Train is `train_size` pairs drawn from the database (all of it minus
+    validation when None or "all"); validation is `validation_size` database pairs
+    kept out of train. Pairs with an all-zero row in `labels` are never queries.
+    """
+    require(n > 0, "the dataset has no pairs")
+    require(query_size is not None, "custom splits need a query size (--query-size)")
+    query_size = int(query_size)
+    validation_size = int(validation_size or 0)
+    require(query_size > 0, f"query size must be positive, got {query_size}")
+    require(validation_size >= 0, f"validation size must be non-negative, got {validation_size}")
+    eligible = _nonempty_rows(labels, n)
+    require(
+        query_size < eligible.size,
+        f"query size {query_size} leaves no database: only {eligible.size} of {n} pairs can be queries",
+    )
+    rng = np.random.default_rng(seed)
+    query = np.sort(rng.choice(eligible, size=query_size, replace=False))
+    database = np.setdiff1d(np.arange(n), query)
+    pool = rng.permutation(database)
+    require(
+        validation_size < pool.size,
+        f"validation size {validation_size} leaves no training pairs in a database of {pool.size}",
+    )
+    validation, pool = pool[:validation_size], pool[validation_size:]
+    if train_size is None or train_size == "all":
+        train = pool
+    else:
+        train_size = int(train_size)
+        require(train_size > 0, f"train size must be positive, got {train_size}")
+        require(
+            train_size <= pool.size,
+            f"train size {train_size} exceeds the {pool.size} database pairs available for training",
+        )
+        train = pool[:train_size]
+    splits = {"train": np.sort(train), "query": query, "database": database}
+    if validation_size:
+        splits["validation"] = np.sort(validation)
+    return splits
+
+
+def _preset(query_size, train_size):
+    def make(n, *, seed=0, query_size=query_size, train_size=train_size, validation_size=0, labels=None):
+        return make_custom_splits(
+            n, query_size=query_size, train_size=train_size, validation_size=validation_size, seed=seed, labels=labels
+        )
+
+    return make
+
+
+mirflickr_dcmh = _preset(2000, 10000)
+mirflickr_dcmh.__doc__ = "MIRFlickr-25K as in DCMH: 2,000 random queries, rest database, 10,000 train."
+nuswide_dcmh = _preset(2100, 10500)
+nuswide_dcmh.__doc__ = "NUS-WIDE as in DCMH: 2,100 random queries, rest database, 10,500 train."
+iapr_dcmh = _preset(2000, 10000)
+iapr_dcmh.__doc__ = "IAPR TC-12 as in DCMH: 2,000 random queries, rest database, 10,000 train."
+coco_dcmh = _preset(5000, 10000)
+coco_dcmh.__doc__ = "MS-COCO: 5,000 random queries, rest database, 10,000 train."
+
+
+def wikipedia_standard(n, *, seed=None, num_train=2173, labels=None):
+    """Wikipedia's fixed split: rows 0..num_train-1 are train = database, the rest query."""
+    require(
+        0 < num_train < n,
+        f"wikipedia-standard needs the {num_train} train pairs first, then the test pairs; got {n} pairs",
+    )
+    train = np.arange(num_train)
+    return {"train": train, "database": train.copy(), "query": np.arange(num_train, n)}
+
+
+def custom(n, *, seed=0, query_size=None, train_size=None, validation_size=0, labels=None):
+    """Random splits of the given sizes (see `make_custom_splits`)."""
+    return make_custom_splits(
+        n, query_size=query_size, train_size=train_size, validation_size=validation_size, seed=seed, labels=labels
+    )
+
+
+PROTOCOLS = {
+    "custom": custom,
+    "mirflickr-dcmh": mirflickr_dcmh,
+    "nuswide-dcmh": nuswide_dcmh,
+    "iapr-dcmh": iapr_dcmh,
+    "coco-dcmh": coco_dcmh,
+    "wikipedia-standard": wikipedia_standard,
+}
+FIXED_PROTOCOLS = frozenset({"wikipedia-standard"})
+
+
+def make_splits(protocol, n, seed=0, **kw):
+    """Splits of `n` pairs under the named `protocol` (kwargs override preset sizes).
+
+    Keyword arguments left as None fall back to the preset's value; pass
+    ``train_size="all"`` to train on the whole database.
+    """
+    require(
+        protocol in PROTOCOLS,
+        f"unknown protocol '{protocol}' (known: {', '.join(sorted(PROTOCOLS))})",
+    )
+    kw = {k: v for k, v in kw.items() if v is not None}
+    if protocol in FIXED_PROTOCOLS:
+        extra = sorted(set(kw) - {"labels", "num_train"})
+        require(not extra, f"protocol '{protocol}' is a fixed split; it takes no {', '.join(extra)}")
+    return PROTOCOLS[protocol](n, seed=seed, **kw)
+
+
+def split_seed(protocol, seed):
+    """The seed to record in the file: None for a fixed protocol."""
+    return None if protocol in FIXED_PROTOCOLS else seed

@@ -114,6 +114,9 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
                 f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
         os.makedirs(run_dir, exist_ok=True)
         _write_config(run_dir, record)
+        if method_cls.text_field == "tokens" and dataset.vocabulary is not None:
+            # Token id i+1 is line i; exports turn raw strings into ids with it.
+            write_text(os.path.join(run_dir, "vocabulary.txt"), "\n".join(dataset.vocabulary) + "\n")
 
     seed_everything(config.seed, deterministic)
     with strat.scope():

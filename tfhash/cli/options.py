@@ -5,8 +5,7 @@ import typing
 
 import click
 
-from tfhash.training.config import field_type
-from tfhash.training.distribute import STRATEGIES
+from tfhash.training.config import STRATEGIES, field_type
 
 
 def _parse_tuple(item_type):

@@ -4,10 +4,11 @@ import click
 
 from tfhash.cli.main import cli
 from tfhash.cli.options import config_options, database_codes_option, r_option, strategy_option
-from tfhash.methods.registry import get_method, method_names
 
 
 def _method_command(name):
+    from tfhash.methods.registry import get_method  # imports TensorFlow: only when training
+
     method_cls = get_method(name)
     doc = (method_cls.__doc__ or name).strip().splitlines()[0]
 
@@ -48,6 +49,8 @@ def _print_summary(run_dir, evaluated):
 
 class _MethodGroup(click.Group):
     def list_commands(self, ctx):
+        from tfhash.methods.registry import method_names
+
         return method_names()
 
     def get_command(self, ctx, name):

@@ -100,12 +100,14 @@ def write_dataset(
     split_seed=None,
     protocol="custom",
     name=None,
-    chunk_rows=4096,
+    chunk_rows=None,
+    compression=None,
 ):
     """Validate and write a paired dataset to `path` atomically; return the path.
 
     Arrays may be NumPy arrays or h5py datasets; they are copied in chunks of
-    `chunk_rows`, so a large source is never loaded whole.
+    `chunk_rows` rows (default: about 4 MiB per chunk), so a large source is
+    never loaded whole. `compression` is an h5py filter name (e.g. "gzip").
     """
     n = validate_arrays(images=images, bow=bow, tokens=tokens, labels=labels)
     validate_splits(splits, n)
@@ -118,10 +120,15 @@ def write_dataset(
 
     def copy(f, key, array, dtype):
         shape = tuple(array.shape)
-        chunks = (min(shape[0], max(1, chunk_rows)),) + shape[1:]
-        ds = f.create_dataset(key, shape=shape, dtype=dtype, chunks=chunks)
-        for start in range(0, shape[0], chunk_rows):
-            ds[start : start + chunk_rows] = np.asarray(array[start : start + chunk_rows]).astype(dtype)
+        row_bytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
+        rows = chunk_rows or max(1, min(4096, 2**22 // max(1, row_bytes)))
+        chunks = (min(shape[0], rows),) + shape[1:]
+        ds = f.create_dataset(key, shape=shape, dtype=dtype, chunks=chunks, compression=compression)
+        for start in range(0, shape[0], rows):
+            block = np.asarray(array[start : start + rows])
+            if dtype == np.uint8 and block.dtype != np.uint8:
+                require(block.min() >= 0 and block.max() <= 255, f"{key} must hold 0..255 pixel values")
+            ds[start : start + rows] = block.astype(dtype)
 
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:

@@ -5,6 +5,9 @@ import typing
 
 from tfhash.errors import TfhashError, require
 
+#: `--strategy` values (tfhash.training.distribute makes them; kept here so the CLI needs no TF import)
+STRATEGIES = ("default", "mirrored", "multiworker")
+
 
 def option(default, help, choices=None):
     """A config field with `help` text (shown by `tfhash train METHOD --help`)."""

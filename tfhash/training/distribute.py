@@ -3,8 +3,7 @@
 import tensorflow as tf
 
 from tfhash.errors import TfhashError
-
-STRATEGIES = ("default", "mirrored", "multiworker")
+from tfhash.training.config import STRATEGIES
 
 
 def make_strategy(name="default"):

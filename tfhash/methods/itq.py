@@ -38,15 +38,26 @@ def quantization_error(v, rotation):
     return float(np.sum((b - vr) ** 2) / v.shape[0])
 
 
-def itq_rotation(v, iterations=50, seed=0):
+def itq_rotation(v, iterations=50, seed=0, bits=None):
     """Iterative quantisation (Gong et al.): orthogonal R minimising ||sign(VR) - VR||_F.
 
-    `v` is (n, c) zero-centred data; returns R (c, c).
+    `v` is (n, c) zero-centred data; returns R (c, bits), bits = c by
+    default (a rotation). With bits > c, R has orthonormal rows (R R^T = I):
+    the same Procrustes step, solved with a thin SVD, spreads c directions
+    over more bits.
     """
-    rotation = random_rotation(v.shape[1], np.random.default_rng(seed))
+    c = v.shape[1]
+    bits = bits or c
+    rng = np.random.default_rng(seed)
+    if bits == c:
+        rotation = random_rotation(c, rng)
+    else:
+        if bits < c:
+            raise ValueError(f"itq_rotation: bits ({bits}) < dims ({c}); project to {bits} dims first")
+        rotation = np.linalg.qr(rng.standard_normal((bits, c)))[0].T
     for _ in range(iterations):
         b = np.where(v @ rotation >= 0, 1.0, -1.0)
         # Fix B, solve the orthogonal Procrustes problem max tr(R^T V^T B).
-        u, _, wt = np.linalg.svd(v.T @ b)
+        u, _, wt = np.linalg.svd(v.T @ b, full_matrices=False)
         rotation = u @ wt
     return rotation

@@ -159,7 +159,7 @@ def fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False, profile_batch=0),
         keras.callbacks.TerminateOnNaN(),
     ]
-    model.fit(pipeline, epochs=config.epochs, initial_epoch=first_epoch, steps_per_epoch=steps,
+    model.fit(pipeline, epochs=config.epochs, initial_epoch=first_epoch, steps_per_epoch=steps, shuffle=False,
               callbacks=callbacks, verbose=verbose)
 
 

@@ -7,15 +7,14 @@ and peak resident memory.
 
 import argparse
 import os
-import platform
-import resource
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from benchmarks_md import peak_rss_mb, write_section  # noqa: E402
 from tfhash.eval.retrieval import evaluate_retrieval  # noqa: E402
 
 
@@ -23,19 +22,6 @@ def random_labels(rng, n, classes):
     labels = rng.random((n, classes)) < 0.1
     labels[np.arange(n), rng.integers(0, classes, n)] = True
     return labels.astype(np.uint8)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
-def peak_rss_mb():
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
 
 
 def main():
@@ -54,7 +40,6 @@ def main():
     query_labels = random_labels(rng, args.queries, args.classes)
     database_labels = random_labels(rng, args.database, args.classes)
     rss_before = peak_rss_mb()
-    load_before = f"{os.getloadavg()[0]:.2f}"
 
     start, cpu_start = time.perf_counter(), time.process_time()
     result = evaluate_retrieval(
@@ -67,19 +52,14 @@ def main():
     )
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()} {platform.machine()}")
-    print(f"python {platform.python_version()}, numpy {np.__version__}")
-    print(
-        f"size: {args.queries} queries x {args.database} database, {args.bits} bits, "
-        f"{args.classes} classes, budget {args.budget_mb} MB"
-    )
-    print(f"evaluate_retrieval: {seconds:.2f} s wall, {cpu_seconds:.2f} s CPU (workers={args.workers or 'default'})")
-    print(f"load average before/after: {load_before} / {os.getloadavg()[0]:.2f}")
-    print(f"peak RSS: {peak_rss_mb():.0f} MB (after data set-up: {rss_before:.0f} MB)")
-    print(
-        f"map_all={result.map_all:.4f} map_at_r={result.map_at_r:.4f} (R={result.R}) "
-        f"queries_without_relevant={result.queries_without_relevant}"
-    )
+    write_section("eval", "Evaluation speed (MAP, PR, P@K)", f"""
+| queries | database | bits | classes | memory budget | wall (s) | CPU (s) | peak RSS (MiB) |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+| {args.queries:,} | {args.database:,} | {args.bits} | {args.classes} | {args.budget_mb} MiB | {seconds:.2f} | {cpu_seconds:.2f} | {peak_rss_mb():.0f} |
+
+Random codes and labels (MAP@all {result.map_all:.4f}, MAP@{result.R} {result.map_at_r:.4f});
+peak RSS after building the inputs alone: {rss_before:.0f} MiB.
+""")
 
 
 if __name__ == "__main__":

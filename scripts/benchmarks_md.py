@@ -1,0 +1,81 @@
+"""Shared by the benchmark scripts: machine facts, peak memory, and BENCHMARKS.md sections.
+
+Each script owns one section of BENCHMARKS.md, delimited by
+`<!-- begin NAME -->` / `<!-- end NAME -->`, and rewrites only that section.
+"""
+
+import datetime
+import os
+import platform
+import re
+import resource
+import shlex
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from tfhash.atomic import write_text  # noqa: E402
+
+BENCHMARKS = os.path.join(ROOT, "BENCHMARKS.md")
+HEADER = """# Benchmarks
+
+Measured by the scripts in `scripts/`, each rewriting its own section below.
+Wall-clock numbers depend on what else the machine was doing; each section
+says the load average it saw. Rerun a script to refresh its section.
+"""
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def machine():
+    """One markdown line describing the machine and software."""
+    parts = [f"{cpu_model()}, {os.cpu_count()} CPUs, no GPU" if not _gpus() else f"{cpu_model()}, GPUs: {_gpus()}",
+             f"{platform.system()} {platform.release()}", f"Python {platform.python_version()}"]
+    try:
+        import numpy
+
+        parts.append(f"NumPy {numpy.__version__}")
+        if "tensorflow" in sys.modules:
+            import tensorflow as tf
+
+            parts.append(f"TensorFlow {tf.__version__}")
+    except ImportError:
+        pass
+    return ", ".join(parts) + f"; load average {os.getloadavg()[0]:.1f}"
+
+
+def _gpus():
+    if "tensorflow" not in sys.modules:
+        return ""
+    import tensorflow as tf
+
+    return ", ".join(d.name for d in tf.config.list_physical_devices("GPU"))
+
+
+def command_line():
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
+
+
+def write_section(name, title, body):
+    """Replace (or append) section `name` of BENCHMARKS.md with `title` + machine, command, date + `body`."""
+    block = (f"<!-- begin {name} -->\n## {title}\n\n"
+             f"- machine: {machine()}\n- command: `{command_line()}`\n"
+             f"- date: {datetime.date.today().isoformat()}\n\n{body.strip()}\n<!-- end {name} -->\n")
+    text = open(BENCHMARKS, encoding="utf-8").read() if os.path.exists(BENCHMARKS) else HEADER
+    pattern = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->\n", re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
+    write_text(BENCHMARKS, text)
+    print(block)

@@ -42,3 +42,20 @@ def assert_beats_random(report, tasks=("i2t", "t2i"), margin=0.15):
         learned = report["map_all"][task]
         chance = report["random_codes_map"]["map_all"][task]
         assert learned > chance + margin, f"{task}: learned MAP {learned:.3f} vs random {chance:.3f}"
+
+
+def run_cli(*args):
+    """Invoke the `tfhash` command in-process; returns click's Result."""
+    from click.testing import CliRunner
+
+    from tfhash.cli.main import _register, cli
+
+    _register()
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(result, text):
+    """The command failed with exit code 2 and exactly one `error: ...` line containing `text`."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.output

@@ -5,22 +5,9 @@ import os
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from tests.helpers import structured_dataset
-from tfhash.cli.main import _register, cli
-
-_register()
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def assert_one_line_error(result, text):
-    assert result.exit_code == 2, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.output
+from tests.helpers import assert_one_line_error, structured_dataset
+from tests.helpers import run_cli as run
 
 
 @pytest.fixture(scope="module")

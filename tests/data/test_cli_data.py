@@ -6,23 +6,14 @@ import os
 import numpy as np
 import pytest
 import scipy.io
-from click.testing import CliRunner
 
-import tfhash.cli.data  # noqa: F401  (registers the `data` group)
-from tfhash.cli.main import cli
-
-
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    return result
+from tests.helpers import assert_one_line_error
+from tests.helpers import run_cli as run
 
 
 def assert_clean_error(result, pattern, out):
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert pattern in lines[0]
-    assert "Traceback" not in result.output + result.stderr
+    assert_one_line_error(result, pattern)
+    assert result.stderr.strip().startswith("error: ")
     assert not os.path.exists(out)
     assert not [p for p in os.listdir(os.path.dirname(out)) if p.endswith(".tmp")]
 

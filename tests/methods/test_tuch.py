@@ -1,0 +1,139 @@
+"""TUCH: eq. 8's straight-through gradient, +-1 codes, GAN losses on hand-made logits, stages, learning, mirrored."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from tests.helpers import assert_beats_random, structured_dataset, train_run
+from tfhash.data.dataset import PairedDataset
+from tfhash.data.split import SplitView
+from tfhash.errors import TfhashError
+from tfhash.layers.generators import save_image_grid
+from tfhash.losses.adversarial import generator_loss
+from tfhash.losses.conditional_gan import matching_aware_discriminator_loss
+from tfhash.methods.registry import get_method
+from tfhash.methods.tuch import GAN, HASHING, TEXT, StageSchedule, semantic_embedding_loss
+from tfhash.training.checkpoint import latest_checkpoint
+from tfhash.training.codes import read_codes
+
+SMALL = dict(text_dim=16, text_hidden=32, text_projection=16, noise_dim=8, generator_widths=(64,), image_widths=(64,),
+             text_branch_dim=16, discriminator_hidden=32)
+
+
+def _model(name="tuch", image_shape=(10,), **settings):
+    cls = get_method(name)
+    config = cls.config_class(**{"bits": 8, "epochs": 3, "text_epochs": 1, "gan_epochs": 1, **SMALL, **settings})
+    text_shape = (6,) if cls.text_field == "tokens" else (12,)
+    return cls(config, image_shape=image_shape, text_shape=text_shape, num_classes=3, vocabulary_size=20, train_size=4)
+
+
+def test_discrete_layer_gradient_is_eq8_and_outputs_only_pm1():
+    model = _model()
+    r = tf.constant([[-3.0, -1.0001, -1.0, -0.5, 0.0, 0.5, 1.0, 1.0001, 3.0]])
+    upstream = tf.constant([[0.3, -0.7, 1.1, 2.0, -1.5, 0.9, -0.2, 4.0, 5.0]])
+    with tf.GradientTape() as tape:
+        tape.watch(r)
+        h = model.discrete(r)
+        loss = tf.reduce_sum(upstream * h)
+    # eq. 8: dL/dr = dL/dh where -1 <= r <= 1, 0 elsewhere
+    np.testing.assert_array_equal(tape.gradient(loss, r), upstream * np.array([0, 0, 1, 1, 1, 1, 1, 0, 0]))
+    np.testing.assert_array_equal(h, [[-1, -1, -1, -1, 1, 1, 1, 1, 1]])
+    x = np.random.default_rng(0).normal(size=(5, 10)).astype(np.float32)
+    texts = np.random.default_rng(1).random((5, 12)).astype(np.float32)
+    for codes in (model.hash_image(x), model.hash_text(texts), model.discrete(100 * model.encode_image(x))):
+        assert set(np.unique(codes)) <= {-1.0, 1.0}
+
+
+def test_gan_losses_on_hand_made_logits():
+    def bce(p, target):  # -[target log p + (1 - target) log (1 - p)]
+        return -(target * np.log(p) + (1 - target) * np.log(1 - p))
+
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    match, mismatch, fake = np.array([2.0, -1.0]), np.array([0.5, -3.0]), np.array([1.5, 0.0])
+    expected = bce(sig(match), 1).mean() + 0.5 * bce(sig(mismatch), 0).mean() + 0.5 * bce(sig(fake), 0).mean()
+    np.testing.assert_allclose(matching_aware_discriminator_loss(match, mismatch, fake), expected, rtol=1e-6)
+    np.testing.assert_allclose(matching_aware_discriminator_loss(match, mismatch, fake, mismatch_weight=0.2,
+                                                                 fake_weight=0.0),
+                               bce(sig(match), 1).mean() + 0.2 * bce(sig(mismatch), 0).mean(), rtol=1e-6)
+    np.testing.assert_allclose(generator_loss(fake), bce(sig(fake), 1).mean(), rtol=1e-6)
+    # The corrected eq. 4 (log(1 - H_D), not 1 - log H_D): a confident, correct H pays ~nothing ...
+    assert matching_aware_discriminator_loss(np.array([30.0]), np.array([-30.0]), np.array([-30.0])) < 1e-6
+    # ... and believing a mismatched pair costs lambda1 * its log loss.
+    np.testing.assert_allclose(matching_aware_discriminator_loss(np.array([30.0]), np.array([0.0]), np.array([-30.0])),
+                               0.5 * np.log(2), rtol=1e-5)
+    # eq. 3 on a hand-made case: phi = W_h h = 0 costs log 2 per label.
+    np.testing.assert_allclose(semantic_embedding_loss(tf.zeros((2, 3)), tf.constant([[1, 0, 1], [0, 0, 1]])),
+                               3 * np.log(2), rtol=1e-6)
+
+
+def test_mismatched_images_share_no_label_with_the_text():
+    model = _model()
+    labels = tf.constant(np.eye(3, dtype=np.float32)[[0, 0, 1, 2, 1, 0, 2, 2]])
+    for _ in range(5):
+        j = model._mismatch_index(8, labels).numpy()
+        assert np.all(j != np.arange(8))
+        assert np.all(np.sum(labels.numpy() * labels.numpy()[j], axis=1) == 0)
+    assert np.all(model._mismatch_index(8, None).numpy() != np.arange(8))
+
+
+def test_stages_follow_the_epochs_and_config_rejects_a_missing_hashing_stage():
+    model = _model(epochs=6, text_epochs=2, gan_epochs=3)
+    assert [model.config.stage_at(e) for e in range(6)] == [TEXT, TEXT, GAN, GAN, GAN, HASHING]
+    schedule = StageSchedule()
+    schedule.set_model(model)
+    model.configure()
+    schedule.on_epoch_begin(4)  # e.g. a run resumed at epoch 4
+    assert int(model.stage.numpy()) == GAN and model._compiled_stage == GAN
+    schedule.on_epoch_begin(5)
+    assert int(model.stage.numpy()) == HASHING and model._compiled_stage == HASHING
+    with pytest.raises(TfhashError, match="epochs > text_epochs"):
+        get_method("tuch").config_class(epochs=5, text_epochs=2, gan_epochs=3).validate()
+
+
+def test_text_codes_zero_and_vote_are_deterministic():
+    model = _model(text_code_samples=5)
+    texts = np.random.default_rng(1).random((4, 12)).astype(np.float32)
+    for mode in ("zero", "vote"):
+        np.testing.assert_array_equal(model.text_codes(texts, mode), model.text_codes(texts, mode))
+    votes = model.text_codes(texts, "vote").numpy()
+    assert votes.shape == (4, 8) and np.all(np.isin(votes * 5, np.arange(-5, 6, 2)))  # means of 5 +-1 votes
+
+
+def test_pixel_mode_generates_images_and_saves_a_grid(tmp_path):
+    model = _model("tuch-seq", image_shape=(16, 16, 3), resnet_width=4, generator_width=4, embedding_dim=8)
+    tokens = np.array([[3, 4, 5, 0, 0, 0], [7, 0, 0, 0, 0, 0], [2, 9, 9, 9, 1, 6]], np.int32)
+    images = model.generate_images(tokens)
+    assert images.shape == (3, 16, 16, 3) and images.dtype == np.uint8
+    assert model.encode_text(tokens).shape == (3, 8) and model.encode_image(images.astype(np.float32)).shape == (3, 8)
+    path = save_image_grid(np.concatenate([images, images]), str(tmp_path / "grid.png"), columns=3, padding=2)
+    with Image.open(path) as png:
+        assert png.size == (3 * 18 + 2, 2 * 18 + 2)
+    with pytest.raises(TfhashError, match="feature vectors"):
+        _model().generate_images(np.zeros((1, 12), np.float32))
+
+
+def test_learns_codes_better_than_random(tmp_path):
+    path = structured_dataset(tmp_path, n=1000, query_size=100)
+    run_dir, report = train_run("tuch", tmp_path, path, bits=16, epochs=12, text_epochs=1, gan_epochs=1,
+                                batch_size=50, learning_rate=3e-3, **SMALL)
+    assert_beats_random(report)
+    # The saved model file is in the hashing stage and gives the codes of codes.h5.
+    model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
+    assert int(model.stage.numpy()) == HASHING
+    query = SplitView(PairedDataset(path), "query", text_field="bow")
+    codes = read_codes(os.path.join(run_dir, "codes.h5"))
+    for modality, hashed in (("image", model.hash_image(query.images())), ("text", model.hash_text(query.texts()))):
+        np.testing.assert_array_equal(np.where(codes[f"query_{modality}"] > 0, 1, -1), hashed)
+
+
+def test_runs_under_mirrored(tmp_path):
+    # Stage 1 and the hashing stage: every optimizer (text, hashing, generator) steps on 2 replicas.
+    path = structured_dataset(tmp_path, n=200, query_size=50)
+    run_dir, report = train_run("tuch", tmp_path, path, strategy="mirrored", bits=16, epochs=2, text_epochs=1,
+                                gan_epochs=0, batch_size=50, **SMALL)
+    assert os.path.basename(latest_checkpoint(os.path.join(run_dir, "checkpoints"))) == "ckpt-00002.h5"
+    assert all(np.isfinite(report["map_all"][task]) for task in ("i2t", "t2i"))

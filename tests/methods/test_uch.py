@@ -1,0 +1,108 @@
+"""UCH: learns on structured data, runs mirrored, resumes exactly, encodes raw pixels."""
+
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from tests.helpers import assert_beats_random, structured_dataset, train_run
+
+SETTINGS = dict(bits=32, epochs=4, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return structured_dataset(tmp_path_factory.mktemp("uch"), n=600, query_size=100)
+
+
+def _h5_arrays(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def _assert_same_h5(path_a, path_b):
+    a, b = _h5_arrays(path_a), _h5_arrays(path_b)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_beats_random_and_resumes_identically(dataset, tmp_path, monkeypatch):
+    from tfhash.methods.registry import get_method
+    from tfhash.training import checkpoint
+    from tfhash.training.run import evaluate_run, train
+
+    run_a, report = train_run("uch", tmp_path, dataset, run_name="a", **SETTINGS)
+    assert_beats_random(report, margin=0.2)
+    unified = evaluate_run(run_a, database_codes="unified")
+    assert_beats_random(unified, margin=0.2)
+
+    # Run B: same settings, "killed" right after the checkpoint of epoch 2, then resumed.
+    original = checkpoint.EpochCheckpoint.on_epoch_end
+
+    def on_epoch_end(self, epoch, logs=None):
+        original(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    config = get_method("uch").config_class(**SETTINGS)
+    run_b = os.path.join(str(tmp_path), "b")
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", on_epoch_end)
+        with pytest.raises(KeyboardInterrupt):
+            train("uch", config, dataset_path=dataset, run_dir=run_b, verbose=0)
+    assert checkpoint.latest_checkpoint(os.path.join(run_b, "checkpoints")).endswith("ckpt-00002.h5")
+    train("uch", config, dataset_path=dataset, run_dir=run_b, resume=True, evaluate=False, verbose=0)
+
+    # Every model and optimizer variable (B included), and every exported code, match bit for bit.
+    final = os.path.join("checkpoints", "ckpt-00004.h5")
+    _assert_same_h5(os.path.join(run_a, final), os.path.join(run_b, final))
+    _assert_same_h5(os.path.join(run_a, "codes.h5"), os.path.join(run_b, "codes.h5"))
+
+
+def test_codes_are_sign_of_summed_hash_layers(dataset, tmp_path):
+    """Algorithm 1's last line, B = sign(H^I + H^T), and the run exports B as the unified database codes."""
+    import keras
+
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.data.split import SplitView
+    from tfhash.training.codes import read_codes
+
+    run_dir, _ = train_run("uch", tmp_path, dataset, strategy="mirrored", **dict(SETTINGS, epochs=2))
+    model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
+    train_view = SplitView(PairedDataset(dataset), "train")
+    h = model.encode_split(train_view)
+    b = model.unified_codes()
+    assert set(np.unique(b)) <= {-1.0, 1.0}
+    np.testing.assert_array_equal(b, np.where(h["image"] + h["text"] >= 0, 1.0, -1.0))
+    codes = read_codes(os.path.join(run_dir, "codes.h5"))
+    np.testing.assert_array_equal(codes["database_unified"], b.astype(np.int8))  # train = database here
+
+
+def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
+    """E^I as a keras.applications CNN on pixels: builds, encodes, and loads a local weights file."""
+    import keras
+
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.data.synthetic import write_synthetic
+    from tfhash.methods.uch import UCH, UCHConfig
+
+    path = os.path.join(str(tmp_path), "pixels.h5")
+    write_synthetic(path, 40, query_size=8, image_kind="pixels", image_size=32, text_dim=20)
+    data = PairedDataset(path)
+    shapes = dict(image_shape=data.image_shape, text_shape=data.text_shape("bow"), train_size=data.split("train").size)
+    model = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2"), **shapes)
+    images = data.read("images", data.split("query")).astype(np.float32)
+    codes = model.hash_image(images).numpy()
+    assert codes.shape == (8, 16) and set(np.unique(codes)) <= {-1.0, 1.0}
+    assert model.image_encoder.trainable_variables  # E^I is fine-tuned in step (17)
+
+    # A local weights file of the keras.applications network (what Keras' *_notop.h5 files hold).
+    weights = os.path.join(str(tmp_path), "mobilenetv2.weights.h5")
+    application = [layer for layer in model.image_encoder.layers if isinstance(layer, keras.Model)][0]
+    application.save_weights(weights)
+    loaded = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2", backbone_weights=weights), **shapes)
+    np.testing.assert_allclose(loaded.image_encoder(images), model.image_encoder(images), rtol=1e-5, atol=1e-6)

@@ -1,0 +1,21 @@
+"""Distances and triplet ranking terms between continuous codes."""
+
+import tensorflow as tf
+
+
+def squared_distances(queries, items):
+    """||q_i - x_j||^2 for every query row i and item row j: (b, d), (p, d) -> (b, p)."""
+    qq = tf.reduce_sum(tf.square(queries), axis=-1, keepdims=True)
+    xx = tf.reduce_sum(tf.square(items), axis=-1)
+    return tf.maximum(qq + xx[None, :] - 2.0 * tf.matmul(queries, items, transpose_b=True), 0.0)
+
+
+def triplet_hinge(anchors, positives, negatives, margin):
+    """max(0, margin + ||a - p||^2 - ||a - n||^2) per (anchor, negative).
+
+    anchors and positives (b, d); negatives (b, m, d) -> (b, m). UGACH's
+    relevance score f (eq. 6), and the triplet ranking loss when averaged.
+    """
+    pos = tf.reduce_sum(tf.square(anchors - positives), axis=-1, keepdims=True)
+    neg = tf.reduce_sum(tf.square(anchors[:, None, :] - negatives), axis=-1)
+    return tf.nn.relu(margin + pos - neg)

@@ -1,0 +1,385 @@
+"""UGACH: Unsupervised Generative Adversarial Cross-modal Hashing (Zhang, Peng & Yuan, AAAI 2018).
+
+Algorithm (paper, "The Proposed Approach" and "Implementation Details"):
+
+    prepare:  kNN correlation graph per modality over the training items (eq. 5)
+    epochs 0 .. P-1         pre-train D with the triplet ranking loss, paired positives (= "Baseline")
+    epoch  P, P+2, ...      D epoch: G picks m items per query from a random pool (eq. 4); D minimises
+                            eq. 8 against manifold positives drawn from the graph
+    epoch  P+1, P+3, ...    G epoch: REINFORCE (eq. 10) with D's reward log(1 + exp(f))
+    learning rate           lr0, divided by 10 every two epochs (one D + one G epoch) of adversarial training
+    codes                   sign(h_D(x) - 0.5) (eq. 3); the generator is discarded
+
+Every batch holds paired (image, text) items; each item is a query in both
+directions (image -> texts and text -> images), and the two directions'
+losses are summed.
+
+Choices the paper leaves open, and what this module does:
+
+* Graph: 5 neighbours in image space plus 5 in text space (K = 10, the pair
+  itself included), as in the authors' code; Euclidean distance on the raw
+  features; exact FAISS search up to `graph_exact_max_items` items, an
+  approximate PCA + inverted-file index above (`correlation_graph.py`).
+  A manifold positive of query j is drawn uniformly from those 10 entries.
+* Margin: eq. 6 says m = 1; the authors' code uses bits / 8 (`margin_per_bit`).
+* Eq. 8's manifold term: f(x^M, q) with x^G = x^M is the constant m, so only
+  the generated term trains D: D minimises mean log(1 + exp(f(x^G, q))), the
+  same quantity G receives as its reward.
+* Pre-training (the Baseline): triplet hinge of eq. 6 averaged, with the paired
+  item as positive and `samples_per_query` uniformly random training items as
+  negatives, at a constant learning rate for `pretrain_epochs` epochs. With
+  `variant=baseline` every epoch is a pre-training epoch.
+* The generator starts from its own random initialisation, as in the
+  authors' code (their D starts from the pre-trained model, their G does
+  not); `generator_init=discriminator` copies the pre-trained D instead
+  (IRGAN's choice). On Wikipedia the copy samples the nearest, mostly
+  same-class items at once and D's first adversarial epoch pushes them away.
+* Candidate pool: |train| / 50 random items, drawn once per batch and shared
+  by the batch's queries (the same marginal distribution as a pool per query,
+  at 1 / batch of the cost: a per-query pool of 3,700 items at NUS-WIDE size
+  would be 240k forward passes per step). G samples m = 2 items per query
+  with replacement.
+* Inputs are standardised with training-set mean and standard deviation
+  (`standardize_inputs`): the bundled Wikipedia features are histograms
+  whose entries are ~0.01, on which a tanh layer trained by SGD barely moves.
+* Phases are selected inside `train_step` from a non-trainable epoch counter
+  set by `UGACHSchedule` (a Keras callback, which also sets the SGD learning
+  rates per epoch and copies D into G when adversarial training starts).
+  `train_step` calls the three updates in order; an inactive one skips its
+  loss by `tf.cond` (so costs nothing), while its optimizer step stays
+  outside the cond (MirroredStrategy cannot synchronise inside control
+  flow) and applies a zero gradient, a no-op for plain SGD.
+* Randomness (pool, G's samples, manifold positives, pre-training negatives)
+  comes from one `SeedGenerator`; under MirroredStrategy the replicas share
+  its state and so draw the same pools for their different queries.
+* No weight decay (not mentioned in the paper); no query labels anywhere:
+  the model after the last epoch is the result.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfhash.errors import require
+from tfhash.layers.towers import mlp
+from tfhash.losses.policy_gradient import reinforce_loss, sampled_log_probs
+from tfhash.losses.ranking import squared_distances, triplet_hinge
+from tfhash.methods.base import Hasher
+from tfhash.methods.correlation_graph import INDEX_KINDS, METRICS, correlation_graph
+from tfhash.methods.registry import register_method
+from tfhash.training.config import HasherConfig, option
+
+VARIANTS = ("baseline", "baseline-gan", "ugach")
+# (query modality, candidate modality): image -> text and text -> image retrieval.
+DIRECTIONS = (("image", "text"), ("text", "image"))
+PRETRAIN, DISCRIMINATOR, GENERATOR = 0, 1, 2
+
+
+@dataclasses.dataclass
+class UGACHConfig(HasherConfig):
+    epochs: int = option(56, "Total epochs: pretrain_epochs of D pre-training, then alternating D and G epochs "
+                         "(6 = three D/G rounds, at lr0, lr0/10 and lr0/100).")
+    batch_size: int = option(64, "Mini-batch size of D and G (paper, Implementation Details).")
+    variant: str = option("ugach", "baseline (pre-trained D only), baseline-gan (adversarial, paired positives) "
+                          "or ugach (adversarial, graph positives); paper, Compared Methods.", choices=VARIANTS)
+    hidden_units: int = option(1024, "Width of the tanh common-representation layer (eq. 1; paper 4096, "
+                               "authors' code 8192; 1024 here for CPUs).")
+    pretrain_epochs: int = option(50, "Epochs of triplet pre-training of D before adversarial training (not in "
+                                  "the paper; chosen on a validation split of Wikipedia's training set).")
+    pretrain_learning_rate: float = option(0.1, "Constant SGD learning rate of pre-training (not in the paper; "
+                                           "chosen like pretrain_epochs).")
+    discriminator_learning_rate: float = option(0.01, "Initial SGD learning rate of D in adversarial training "
+                                                "(paper 0.01; authors' code 1e-3).")
+    generator_learning_rate: float = option(0.01, "Initial SGD learning rate of G (paper and authors' code 0.01).")
+    lr_decay: float = option(0.1, "Learning-rate factor applied every two adversarial epochs (paper: 1/10).")
+    margin_per_bit: float = option(0.125, "Triplet margin m = margin_per_bit * bits (eq. 6; authors' code bits/8).")
+    samples_per_query: int = option(2, "Items G samples per query, m in eq. 10 (authors' code: 2).")
+    pool_fraction: float = option(0.02, "Candidate pool size as a fraction of the training set (authors' code 1/50).")
+    image_neighbours: int = option(5, "k of the image kNN graph, the item itself included (eq. 5; authors' code 5).")
+    text_neighbours: int = option(5, "k of the text kNN graph, the item itself included (authors' code 5).")
+    graph_metric: str = option("l2", "Distance of the kNN graphs.", choices=METRICS)
+    graph_index: str = option("auto", "FAISS search: flat (exact), ivf (PCA + inverted file, approximate) or auto.",
+                              choices=INDEX_KINDS)
+    graph_exact_max_items: int = option(25000, "auto uses exact search up to this many training items.")
+    generator_init: str = option("random", "G's start: its own random initialisation (authors' code) or a copy "
+                                 "of the pre-trained D.", choices=("random", "discriminator"))
+    standardize_inputs: bool = option(True, "Standardise each input feature by training mean and std.")
+
+    def validate(self):
+        super().validate()
+        require(self.hidden_units > 0, f"hidden_units must be positive, got {self.hidden_units}")
+        require(self.pretrain_epochs >= 0, f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
+        require(self.samples_per_query >= 1, f"samples_per_query must be >= 1, got {self.samples_per_query}")
+        require(0 < self.pool_fraction <= 1, f"pool_fraction must be in (0, 1], got {self.pool_fraction}")
+        require(self.image_neighbours >= 1 and self.text_neighbours >= 1, "graph neighbour counts must be >= 1")
+        require(0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        return self
+
+    @property
+    def margin(self):
+        return self.margin_per_bit * self.bits
+
+    def phase(self, epoch):
+        """PRETRAIN, DISCRIMINATOR or GENERATOR for a (0-based) epoch."""
+        if self.variant == "baseline" or epoch < self.pretrain_epochs:
+            return PRETRAIN
+        return DISCRIMINATOR if (epoch - self.pretrain_epochs) % 2 == 0 else GENERATOR
+
+    def learning_rates(self, epoch):
+        """(D, G) SGD learning rates of an epoch: constant in pre-training, then /10 every two epochs."""
+        if self.phase(epoch) == PRETRAIN:
+            return self.pretrain_learning_rate, self.generator_learning_rate
+        factor = self.lr_decay ** ((epoch - self.pretrain_epochs) // 2)
+        return self.discriminator_learning_rate * factor, self.generator_learning_rate * factor
+
+
+def _column_stats(x, chunk=16384):
+    """Per-column mean and standard deviation (+1e-6), accumulated in float64 chunk by chunk."""
+    total = np.zeros(x.shape[1]), np.zeros(x.shape[1])
+    for s in range(0, x.shape[0], chunk):
+        block = x[s : s + chunk].astype(np.float64)
+        total = total[0] + block.sum(0), total[1] + np.square(block).sum(0)
+    mean = total[0] / x.shape[0]
+    std = np.sqrt(np.maximum(total[1] / x.shape[0] - np.square(mean), 0.0))
+    return mean.astype(np.float32), (std + 1e-6).astype(np.float32)
+
+
+class _FeatureTables:
+    """The training inputs by modality, for drawing pool items and positives inside `train_step`.
+
+    Plain non-trainable `tf.Variable`s in a plain object: not model weights
+    (never saved with the model or in checkpoints; `prepare` rebuilds them),
+    and one copy in memory (`tf.constant` of a NumPy array keeps two).
+    """
+
+    def __init__(self, images, texts):
+        self.tables = {"image": tf.Variable(images, trainable=False, name="image_table"),
+                       "text": tf.Variable(texts, trainable=False, name="text_table")}
+
+    def __getitem__(self, modality):
+        return self.tables[modality]
+
+
+class UGACHSchedule(keras.callbacks.Callback):
+    """Epoch -> phase counter, SGD learning rates, and G := D when adversarial training starts."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model, cfg = self.model, self.model.config
+        model.epoch_counter.assign(epoch)
+        d_lr, g_lr = cfg.learning_rates(epoch)
+        model.optimizers["discriminator"].learning_rate = d_lr
+        model.optimizers["generator"].learning_rate = g_lr
+        if cfg.phase(epoch) != PRETRAIN and epoch == cfg.pretrain_epochs and cfg.generator_init == "discriminator":
+            for d_net, g_net in ((model.d_image, model.g_image), (model.d_text, model.g_text)):
+                for d_var, g_var in zip(d_net.weights, g_net.weights):
+                    g_var.assign(d_var)
+
+
+@register_method("ugach")
+class UGACH(Hasher):
+    """UGACH: a generator that picks items by REINFORCE against a kNN-graph-guided discriminator."""
+
+    config_class = UGACHConfig
+    text_field = "bow"
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(config, **kwargs)
+        require(len(self.image_shape) == 1, "ugach needs image feature vectors, not raw pixels")
+        require(self.train_size, "ugach needs the training-set size (for its graph)")
+        cfg = self.config
+        dx, dy = self.image_shape[0], self.text_shape[0]
+
+        def tower(dim, name):  # eq. 1 (tanh common representation) and eq. 2 (sigmoid hashing layer)
+            return mlp(dim, (cfg.hidden_units, cfg.bits), activation="tanh", output_activation="sigmoid", name=name)
+
+        self.d_image, self.d_text = tower(dx, "d_image"), tower(dy, "d_text")
+        self.g_image, self.g_text = tower(dx, "g_image"), tower(dy, "g_text")
+
+        def state(name, shape, dtype="float32", init="zeros"):
+            return self.add_weight(name=name, shape=shape, dtype=dtype, initializer=init, trainable=False)
+
+        self.input_stats = {"image": (state("image_mean", (dx,)), state("image_scale", (dx,), init="ones")),
+                            "text": (state("text_mean", (dy,)), state("text_scale", (dy,), init="ones"))}
+        # Correlation graph (eq. 5) as neighbour lists, not an n x n matrix.
+        self.image_neighbours = state("image_neighbours", (self.train_size, cfg.image_neighbours), "int32")
+        self.text_neighbours = state("text_neighbours", (self.train_size, cfg.text_neighbours), "int32")
+        self.epoch_counter = state("epoch", (), "int32")
+        self.seed_generator = keras.random.SeedGenerator(cfg.seed)
+        self.pool_size = max(cfg.samples_per_query, int(round(self.train_size * cfg.pool_fraction)))
+        self._features = None  # training inputs by modality, set by prepare() (not saved with the model)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.reward_tracker = keras.metrics.Mean(name="reward")
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.reward_tracker]
+
+    def _d_variables(self):
+        return self.d_image.trainable_variables + self.d_text.trainable_variables
+
+    def _g_variables(self):
+        return self.g_image.trainable_variables + self.g_text.trainable_variables
+
+    def build_optimizers(self):
+        # Plain SGD (paper); UGACHSchedule sets the learning rates at every epoch.
+        return {"discriminator": (keras.optimizers.SGD(self.config.pretrain_learning_rate), self._d_variables()),
+                "generator": (keras.optimizers.SGD(self.config.generator_learning_rate), self._g_variables())}
+
+    def training_callbacks(self, train):
+        return [UGACHSchedule()]
+
+    # --- networks ------------------------------------------------------------------
+    def _h(self, nets, modality, x, training=False):
+        """h(x) in (0, 1)^bits (eq. 2) of D's or G's `modality` pathway."""
+        mean, scale = self.input_stats[modality]
+        return nets[modality]((tf.cast(x, tf.float32) - mean) / scale, training=training)
+
+    def _d(self, modality, x, training=False):
+        return self._h({"image": self.d_image, "text": self.d_text}, modality, x, training)
+
+    def _g(self, modality, x, training=False):
+        return self._h({"image": self.g_image, "text": self.g_text}, modality, x, training)
+
+    def encode_image(self, images, training=False):
+        return self._d("image", images, training) - 0.5  # sign(h - 0.5), eq. 3
+
+    def encode_text(self, texts, training=False):
+        return self._d("text", texts, training) - 0.5
+
+    # --- before the first epoch ----------------------------------------------------------
+    def prepare(self, train):
+        """Input statistics, the correlation graph, and the training inputs G and D draw items from."""
+        cfg = self.config
+        images = np.asarray(train.images(), np.float32)
+        texts = np.asarray(train.texts(), np.float32)
+        if cfg.standardize_inputs:
+            for modality, x in (("image", images), ("text", texts)):
+                mean, scale = _column_stats(x)
+                self.input_stats[modality][0].assign(mean)
+                self.input_stats[modality][1].assign(scale)
+        if cfg.variant == "ugach":
+            graph = correlation_graph(images, texts, k_image=cfg.image_neighbours, k_text=cfg.text_neighbours,
+                                      metric=cfg.graph_metric, index=cfg.graph_index,
+                                      exact_max_items=cfg.graph_exact_max_items, seed=cfg.seed)
+            self.image_neighbours.assign(graph.image)
+            self.text_neighbours.assign(graph.text)
+        self._features = _FeatureTables(images, texts)
+
+    # --- sampling ------------------------------------------------------------------------
+    def _phase(self):
+        cfg = self.config
+        if cfg.variant == "baseline":
+            return tf.constant(PRETRAIN)
+        epoch = self.epoch_counter
+        adversarial = tf.where(tf.math.floormod(epoch - cfg.pretrain_epochs, 2) == 0, DISCRIMINATOR, GENERATOR)
+        return tf.where(epoch < cfg.pretrain_epochs, PRETRAIN, adversarial)
+
+    def _manifold_positives(self, index):
+        """x^M per query: a uniform draw from its K graph neighbours (eq. 5; ugach), else the paired item."""
+        k = self.config.image_neighbours + self.config.text_neighbours
+        # Drawn for every variant, so baseline-gan and ugach see the same pools and samples.
+        pick = keras.random.randint((tf.shape(index)[0], 1), 0, k, seed=self.seed_generator)
+        if self.config.variant != "ugach":
+            return index
+        neighbours = tf.concat([tf.gather(self.image_neighbours, index), tf.gather(self.text_neighbours, index)], 1)
+        return tf.gather(neighbours, pick, axis=1, batch_dims=1)[:, 0]
+
+    def _generator_logits(self, query_mod, item_mod, queries, pool, training=False):
+        """log of the unnormalised p_theta(x | q) over the pool: -||h(q) - h(x)||^2 (eq. 4)."""
+        pool_inputs = tf.gather(self._features[item_mod], pool)
+        return -squared_distances(self._g(query_mod, queries, training), self._g(item_mod, pool_inputs, training))
+
+    def _random_pool(self):
+        return keras.random.randint((self.pool_size,), 0, self.train_size, seed=self.seed_generator)
+
+    def _relevance(self, query_mod, item_mod, queries, positives, negatives, training=False):
+        """D's relevance f(x^G, q) of eq. 6 for (batch,) positive and (batch, m) negative item indices."""
+        table = self._features[item_mod]
+        m = tf.shape(negatives)[1]
+        h_q = self._d(query_mod, queries, training)
+        h_pos = self._d(item_mod, tf.gather(table, positives), training)
+        h_neg = self._d(item_mod, tf.gather(table, tf.reshape(negatives, [-1])), training)
+        h_neg = tf.reshape(h_neg, [tf.shape(h_q)[0], m, self.bits])
+        return triplet_hinge(h_q, h_pos, h_neg, self.config.margin)
+
+    def _generate(self, query_mod, item_mod, queries):
+        """G's picks: a random pool, and m pool positions per query drawn from p_theta (eq. 4); with the logits."""
+        pool = self._random_pool()
+        logits = self._generator_logits(query_mod, item_mod, queries, pool, training=True)
+        samples = keras.random.categorical(tf.stop_gradient(logits), self.config.samples_per_query,
+                                           seed=self.seed_generator, dtype="int32")
+        return pool, logits, samples
+
+    def _masked_update(self, optimizer_name, loss_fn, active, variables):
+        """One step of `optimizer_name` on `loss_fn()` when `active`, else a zero step (see module docstring)."""
+        with tf.GradientTape() as tape:
+            loss, aux = tf.cond(active, loss_fn, lambda: (tf.constant(0.0), tf.constant(0.0)))
+        self.apply(optimizer_name, loss, tape, variables)
+        return loss, aux
+
+    # --- one update per phase, in the paper's order ------------------------------------
+    def _pretrain_step(self, data, active):
+        """The Baseline: triplet ranking loss (eq. 6) with the paired item as positive, random negatives."""
+        batch, m = tf.shape(data["index"])[0], self.config.samples_per_query
+
+        def loss_fn():
+            total = 0.0
+            for query_mod, item_mod in DIRECTIONS:
+                negatives = keras.random.randint((batch, m), 0, self.train_size, seed=self.seed_generator)
+                f = self._relevance(query_mod, item_mod, data[query_mod], data["index"], negatives, training=True)
+                total += tf.reduce_mean(f)
+            return total, tf.constant(0.0)
+
+        loss, _ = self._masked_update("discriminator", loss_fn, active, self._d_variables())
+        self.d_loss_tracker.update_state(loss, sample_weight=tf.cast(active, tf.float32))
+
+    def _discriminator_step(self, data, active):
+        """D's side of eq. 8: -log(1 - sigmoid(f)) pushes G's picks behind the manifold positives by m."""
+
+        def loss_fn():
+            total = 0.0
+            for query_mod, item_mod in DIRECTIONS:
+                pool, _, samples = self._generate(query_mod, item_mod, data[query_mod])
+                positives = self._manifold_positives(data["index"])
+                f = self._relevance(query_mod, item_mod, data[query_mod], positives, tf.gather(pool, samples),
+                                    training=True)
+                total += tf.reduce_mean(tf.math.softplus(f))
+            return total, tf.constant(0.0)
+
+        loss, _ = self._masked_update("discriminator", loss_fn, active, self._d_variables())
+        self.d_loss_tracker.update_state(loss, sample_weight=tf.cast(active, tf.float32))
+
+    def _generator_step(self, data, active):
+        """REINFORCE (eq. 10): G's picks are rewarded by D's log(1 + exp(f)), D held fixed."""
+
+        def loss_fn():
+            total, reward_sum = 0.0, 0.0
+            for query_mod, item_mod in DIRECTIONS:
+                pool, logits, samples = self._generate(query_mod, item_mod, data[query_mod])
+                positives = self._manifold_positives(data["index"])
+                f = self._relevance(query_mod, item_mod, data[query_mod], positives, tf.gather(pool, samples))
+                reward = tf.math.softplus(f)
+                total += self._policy_loss(logits, samples, reward)
+                reward_sum += tf.reduce_mean(reward)
+            return total, reward_sum / len(DIRECTIONS)
+
+        loss, reward = self._masked_update("generator", loss_fn, active, self._g_variables())
+        self.g_loss_tracker.update_state(loss, sample_weight=tf.cast(active, tf.float32))
+        self.reward_tracker.update_state(reward, sample_weight=tf.cast(active, tf.float32))
+
+    @staticmethod
+    def _policy_loss(logits, samples, reward):
+        """The REINFORCE surrogate of eq. 10 for (batch, pool) logits, (batch, m) samples and rewards."""
+        return reinforce_loss(sampled_log_probs(logits, samples), reward)
+
+    def train_step(self, data):
+        require(self._features is not None, "ugach: call prepare(train) before fit (tfhash.training.run does)")
+        data = dict(data, index=tf.cast(data["index"], tf.int32))
+        phase = self._phase()
+        self._pretrain_step(data, phase == PRETRAIN)
+        self._discriminator_step(data, phase == DISCRIMINATOR)
+        self._generator_step(data, phase == GENERATOR)
+        return {m.name: m.result() for m in self.metrics}

@@ -71,9 +71,13 @@ def command_line():
 
 def write_section(name, title, body):
     """Replace (or append) section `name` of BENCHMARKS.md with `title` + machine, command, date + `body`."""
-    block = (f"<!-- begin {name} -->\n## {title}\n\n"
-             f"- machine: {machine()}\n- command: `{command_line()}`\n"
-             f"- date: {datetime.date.today().isoformat()}\n\n{body.strip()}\n<!-- end {name} -->\n")
+    write_raw_section(name, f"## {title}\n\n- machine: {machine()}\n- command: `{command_line()}`\n"
+                            f"- date: {datetime.date.today().isoformat()}\n\n{body.strip()}")
+
+
+def write_raw_section(name, markdown):
+    """Replace (or append) section `name` of BENCHMARKS.md with `markdown` as it is."""
+    block = f"<!-- begin {name} -->\n{markdown.strip()}\n<!-- end {name} -->\n"
     text = open(BENCHMARKS, encoding="utf-8").read() if os.path.exists(BENCHMARKS) else HEADER
     pattern = re.compile(rf"<!-- begin {re.escape(name)} -->.*?<!-- end {re.escape(name)} -->\n", re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block

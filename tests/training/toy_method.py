@@ -20,6 +20,7 @@ class ToyConfig(HasherConfig):
     epochs: int = option(4, "Epochs.")
     batch_size: int = option(64, "Batch size.")
     noise: float = option(0.05, "Input noise (exercises the seed generator on resume).")
+    hidden: tuple[int, ...] = option((32,), "Tower widths (a tuple setting: config.json stores it as a list).")
 
 
 @register_method("toy-test")
@@ -31,8 +32,9 @@ class ToyHasher(Hasher):
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
-        self.image_tower = mlp(self.image_shape[0], [32, self.bits], output_activation="tanh", name="image_tower")
-        self.text_tower = mlp(self.text_shape[0], [32, self.bits], output_activation="tanh", name="text_tower")
+        widths = [*self.config.hidden, self.bits]
+        self.image_tower = mlp(self.image_shape[0], widths, output_activation="tanh", name="image_tower")
+        self.text_tower = mlp(self.text_shape[0], widths, output_activation="tanh", name="text_tower")
         self.codes = self.add_weight(shape=(self.train_size, self.bits), initializer="zeros", trainable=False, name="B")
         self.seed_generator = keras.random.SeedGenerator(self.config.seed)
         self.loss_tracker = keras.metrics.Mean(name="loss")

@@ -8,6 +8,13 @@ from tfhash.layers.hashing import binarize
 from tfhash.training.config import HasherConfig
 
 
+def _scaled(gradient, scale):
+    """`gradient * scale`, keeping an embedding's sparse (IndexedSlices) gradient sparse."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.IndexedSlices(gradient.values * scale, gradient.indices, gradient.dense_shape)
+    return gradient * scale
+
+
 class OptimizerSet(dict):
     """The method's optimizers by name.
 
@@ -145,7 +152,7 @@ class Hasher(keras.Model):
         """One gradient step of optimizer `optimizer_name` on `variables` (per-replica `loss`)."""
         scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
         grads = tape.gradient(loss, variables)
-        pairs = [(g * scale, v) for g, v in zip(grads, variables) if g is not None]
+        pairs = [(_scaled(g, scale), v) for g, v in zip(grads, variables) if g is not None]
         if not pairs:
             raise ValueError(f"loss for optimizer '{optimizer_name}' does not depend on its variables")
         self._optimizer_set[optimizer_name].apply_gradients(pairs)

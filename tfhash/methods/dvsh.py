@@ -254,19 +254,6 @@ class DVSH(Hasher):
         return {"fusion": (keras.optimizers.Adam(lr), self.fusion_variables),
                 "hashing": (keras.optimizers.Adam(lr), self.hashing_variables)}
 
-    def apply(self, optimizer_name, loss, tape, variables):
-        """`Hasher.apply`, but also scaling the sparse (IndexedSlices) gradients of word embeddings.
-
-        TODO(lead): drop once `Hasher.apply` scales IndexedSlices itself (it computes `g * scale`,
-        a TypeError for an embedding's gradient).
-        """
-        scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(loss, variables)
-        pairs = [(tf.IndexedSlices(g.values * scale, g.indices, g.dense_shape) if isinstance(g, tf.IndexedSlices)
-                  else g * scale, v) for g, v in zip(grads, variables) if g is not None]
-        require(pairs, f"loss for optimizer '{optimizer_name}' does not depend on its variables")
-        self.optimizers[optimizer_name].apply_gradients(pairs)
-
     @property
     def metrics(self):
         return list(self.trackers.values())

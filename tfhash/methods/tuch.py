@@ -409,17 +409,6 @@ class TUCHSeq(TUCH):
     def _text_input(self, texts):
         return tf.cast(texts, tf.int32)
 
-    def apply(self, optimizer_name, loss, tape, variables):
-        """`Hasher.apply`, also scaling the sparse (IndexedSlices) gradients of the word embedding.
-
-        TODO(lead): drop once `Hasher.apply` handles IndexedSlices (it computes `g * scale`).
-        """
-        scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(loss, variables)
-        pairs = [(tf.IndexedSlices(g.values * scale, g.indices, g.dense_shape) if isinstance(g, tf.IndexedSlices)
-                  else g * scale, v) for g, v in zip(grads, variables) if g is not None]
-        self.optimizers[optimizer_name].apply_gradients(pairs)
-
     def _text_targets(self, texts):
         """The bag of the sentence's words (padding 0 excluded), as a distribution."""
         tokens = tf.cast(texts, tf.int32)

@@ -106,7 +106,8 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         require(os.path.exists(os.path.join(run_dir, "config.json")), f"nothing to resume in {run_dir}")
         with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
             saved = json.load(f)
-        require(saved["method"] == method and saved["config"] == record["config"]
+        # Through JSON as config.json holds it: tuple settings come back as lists.
+        require(saved["method"] == method and saved["config"] == json.loads(json.dumps(record["config"]))
                 and saved.get("replicas") == record["replicas"],
                 f"{run_dir} was trained with other settings; resume needs the same method and config")
     else:

@@ -106,3 +106,14 @@ def test_index_refuses_bits_not_multiple_of_8(tmp_path, dataset):
 
 def test_evaluate_missing_run_is_one_line(tmp_path):
     assert_one_line_error(run("evaluate", tmp_path / "nothing"), "not found")
+
+
+def test_a_fresh_process_prints_only_the_error_line():
+    """TensorFlow's native start-up notices on fd 2 must not bury the one-line error in a terminal."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "tfhash", "train", "no-such-method"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and proc.stderr.startswith("error: unknown method")

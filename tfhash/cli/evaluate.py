@@ -4,6 +4,7 @@ import click
 
 from tfhash.cli.main import cli
 from tfhash.cli.options import database_codes_option, r_option
+from tfhash.cli.quiet import import_tensorflow
 
 
 @cli.command()
@@ -12,6 +13,7 @@ from tfhash.cli.options import database_codes_option, r_option
 @database_codes_option
 def evaluate(run_dir, R, database_codes):
     """Score a run's codes.h5: MAP@all, MAP@R, PR curve, P@K (JSON + PNG)."""
+    import_tensorflow()
     from tfhash.eval.report import format_map_table
     from tfhash.training.run import evaluate_run
 

@@ -3,6 +3,7 @@
 import click
 
 from tfhash.cli.main import cli
+from tfhash.cli.quiet import import_tensorflow
 
 
 @cli.command()
@@ -15,6 +16,7 @@ from tfhash.cli.main import cli
               help="Ship the run's query/database codes (assets.extra/codes.h5) for `tfhash index --model`.")
 def export(run_dir, out, version, with_codes):
     """Export a trained run as a SavedModel with encode_image / encode_text signatures."""
+    import_tensorflow()
     from tfhash.export.saved_model import ExportedModel, export_run
 
     path = export_run(run_dir, out, version=version, with_codes=with_codes)

@@ -3,6 +3,7 @@
 import click
 
 from tfhash.cli.main import cli
+from tfhash.cli.quiet import import_tensorflow
 from tfhash.errors import require
 
 MODALITIES = click.Choice(["image", "text"])
@@ -41,6 +42,7 @@ def index(run_dir, model_path, modality, kind, inputs, texts, ids, out):
 
         path, count, bits = build_run_index(run_dir, modality=modality, kind=kind, out=out)
     else:
+        import_tensorflow()
         from tfhash.search import build_model_index
 
         path, count, bits = build_model_index(model_path, modality=modality, kind=kind, out=out, inputs=inputs,
@@ -66,6 +68,8 @@ def index(run_dir, model_path, modality, kind, inputs, texts, ids, out):
 @click.option("-k", "--top-k", "k", type=click.IntRange(min=1), default=10, show_default=True)
 def search(index_path, run_dir, model_path, query_positions, inputs, texts, codes_path, modality, k):
     """Search an index; prints, per query, the top-k item ids and Hamming distances."""
+    if model_path or inputs or texts:
+        import_tensorflow()  # a model encodes the queries
     from tfhash.search import query_codes_for, search_index
 
     codes = query_codes_for(run_dir=run_dir, positions=query_positions, inputs=inputs, codes_path=codes_path,

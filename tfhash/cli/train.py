@@ -4,9 +4,11 @@ import click
 
 from tfhash.cli.main import cli
 from tfhash.cli.options import config_options, database_codes_option, r_option, strategy_option
+from tfhash.cli.quiet import import_tensorflow
 
 
 def _method_command(name):
+    import_tensorflow()
     from tfhash.methods.registry import get_method  # imports TensorFlow: only when training
 
     method_cls = get_method(name)
@@ -49,6 +51,7 @@ def _print_summary(run_dir, evaluated):
 
 class _MethodGroup(click.Group):
     def list_commands(self, ctx):
+        import_tensorflow()
         from tfhash.methods.registry import method_names
 
         return method_names()

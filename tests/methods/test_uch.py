@@ -88,21 +88,23 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
 
     from tfhash.data.dataset import PairedDataset
     from tfhash.data.synthetic import write_synthetic
-    from tfhash.methods.uch import UCH, UCHConfig
+    from tfhash.methods.uch import UCH, UCHConfig, _image_encoder
 
     path = os.path.join(str(tmp_path), "pixels.h5")
     write_synthetic(path, 40, query_size=8, image_kind="pixels", image_size=32, text_dim=20)
     data = PairedDataset(path)
-    shapes = dict(image_shape=data.image_shape, text_shape=data.text_shape("bow"), train_size=data.split("train").size)
-    model = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2"), **shapes)
+    model = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2"), image_shape=data.image_shape,
+                text_shape=data.text_shape("bow"), train_size=data.split("train").size)
     images = data.read("images", data.split("query")).astype(np.float32)
     codes = model.hash_image(images).numpy()
     assert codes.shape == (8, 16) and set(np.unique(codes)) <= {-1.0, 1.0}
-    assert model.image_encoder.trainable_variables  # E^I is fine-tuned in step (17)
+    image_side = {id(v) for v in model._sides()["outer_generator"][0]}  # E^I is fine-tuned in step (17)
+    assert model.image_encoder.trainable_variables
+    assert all(id(v) in image_side for v in model.image_encoder.trainable_variables)
 
     # A local weights file of the keras.applications network (what Keras' *_notop.h5 files hold).
     weights = os.path.join(str(tmp_path), "mobilenetv2.weights.h5")
     application = [layer for layer in model.image_encoder.layers if isinstance(layer, keras.Model)][0]
     application.save_weights(weights)
-    loaded = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2", backbone_weights=weights), **shapes)
-    np.testing.assert_allclose(loaded.image_encoder(images), model.image_encoder(images), rtol=1e-5, atol=1e-6)
+    loaded = _image_encoder("mobilenetv2", data.image_shape, weights)
+    np.testing.assert_allclose(loaded(images), model.image_encoder(images), rtol=1e-5, atol=1e-6)

@@ -52,8 +52,8 @@ Choices the paper leaves open, and what this module does:
 * Randomness (pool, G's samples, manifold positives, pre-training negatives)
   comes from one `SeedGenerator`; under MirroredStrategy the replicas share
   its state and so draw the same pools for their different queries.
-* No weight decay (not mentioned in the paper); no query labels anywhere:
-  the model after the last epoch is the result.
+* No weight decay by default (not in the paper; `weight_decay`); no query
+  labels anywhere: the model after the last epoch is the result.
 """
 
 import dataclasses
@@ -106,6 +106,8 @@ class UGACHConfig(HasherConfig):
     generator_init: str = option("random", "G's start: its own random initialisation (authors' code) or a copy "
                                  "of the pre-trained D.", choices=("random", "discriminator"))
     standardize_inputs: bool = option(True, "Standardise each input feature by training mean and std.")
+    weight_decay: float = option(0.0, "L2 penalty wd * sum(w^2) / 2 on the updated network's weights (not in the "
+                                 "paper; the authors' code uses 0.01).")
 
     def validate(self):
         super().validate()
@@ -115,6 +117,7 @@ class UGACHConfig(HasherConfig):
         require(0 < self.pool_fraction <= 1, f"pool_fraction must be in (0, 1], got {self.pool_fraction}")
         require(self.image_neighbours >= 1 and self.text_neighbours >= 1, "graph neighbour counts must be >= 1")
         require(0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         return self
 
     @property
@@ -315,8 +318,14 @@ class UGACH(Hasher):
 
     def _masked_update(self, optimizer_name, loss_fn, active, variables):
         """One step of `optimizer_name` on `loss_fn()` when `active`, else a zero step (see module docstring)."""
+        def penalised():
+            loss, aux = loss_fn()
+            if self.config.weight_decay:
+                loss += self.config.weight_decay * tf.add_n([tf.nn.l2_loss(v) for v in variables])
+            return loss, aux
+
         with tf.GradientTape() as tape:
-            loss, aux = tf.cond(active, loss_fn, lambda: (tf.constant(0.0), tf.constant(0.0)))
+            loss, aux = tf.cond(active, penalised, lambda: (tf.constant(0.0), tf.constant(0.0)))
         self.apply(optimizer_name, loss, tape, variables)
         return loss, aux
 

@@ -8,9 +8,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from tests.helpers import assert_beats_random, structured_dataset, train_run
+from tests.helpers import assert_beats_random, run_cli, structured_dataset, train_run
 from tfhash.data.dataset import PairedDataset
 from tfhash.data.split import SplitView
+from tfhash.data.synthetic import write_synthetic
 from tfhash.errors import TfhashError
 from tfhash.layers.generators import save_image_grid
 from tfhash.losses.adversarial import generator_loss
@@ -114,6 +115,29 @@ def test_pixel_mode_generates_images_and_saves_a_grid(tmp_path):
         assert png.size == (3 * 18 + 2, 2 * 18 + 2)
     with pytest.raises(TfhashError, match="feature vectors"):
         _model().generate_images(np.zeros((1, 12), np.float32))
+
+
+def test_evaluate_writes_the_generated_images_grid_in_pixel_mode(tmp_path, caplog):
+    path = str(tmp_path / "pixels.h5")
+    write_synthetic(path, 40, query_size=10, image_kind="pixels", image_size=16, text_kind="tokens", vocab_size=30,
+                    max_tokens=6, num_classes=3)
+    run_dir, report = train_run("tuch-seq", tmp_path, path, bits=8, epochs=1, text_epochs=0, gan_epochs=0,
+                                batch_size=10, resnet_width=4, generator_width=4, embedding_dim=8, **SMALL)
+    grid = os.path.join(run_dir, "generated_images.png")
+    assert report["figures"] == {"generated_images": grid}  # train's own evaluation drew it, from the live model
+    os.remove(grid)
+    result = run_cli("evaluate", run_dir)
+    assert result.exit_code == 0, result.output
+    assert f"generated images: {grid}" in result.output
+    # 8 query texts (rows) x [real, G(0, t), G(z_1, t), G(z_2, t)] of 16 px cells, 2 px padding
+    with Image.open(grid) as png:
+        assert png.format == "PNG" and png.mode == "RGB" and png.size == (4 * 18 + 2, 8 * 18 + 2)
+    # Without the dataset file evaluation still scores, and says why there is no figure.
+    os.remove(grid)
+    os.rename(path, path + ".moved")
+    result = run_cli("evaluate", run_dir)
+    assert result.exit_code == 0 and "i2t" in result.output and "generated images" not in result.output
+    assert not os.path.exists(grid) and "figures of" in caplog.text and "skipped" in caplog.text
 
 
 def test_learns_codes_better_than_random(tmp_path):

@@ -1,4 +1,4 @@
-"""`tfhash evaluate RUN_DIR`: rewrite a run's report and plots from its codes."""
+"""`tfhash evaluate RUN_DIR`: rewrite a run's report and plots from its codes, and the method's figures."""
 
 import click
 
@@ -12,7 +12,7 @@ from tfhash.cli.quiet import import_tensorflow
 @r_option
 @database_codes_option
 def evaluate(run_dir, R, database_codes):
-    """Score a run's codes.h5: MAP@all, MAP@R, PR curve, P@K (JSON + PNG)."""
+    """Score a run's codes.h5: MAP@all, MAP@R, PR curve, P@K (JSON + PNG), and the method's own figures."""
     import_tensorflow()
     from tfhash.eval.report import format_map_table
     from tfhash.training.run import evaluate_run
@@ -20,3 +20,5 @@ def evaluate(run_dir, R, database_codes):
     report = evaluate_run(run_dir, R=R, database_codes=database_codes)
     click.echo(format_map_table(report))
     click.echo(f"report: {run_dir}/report.json")
+    for name, path in sorted(report.get("figures", {}).items()):
+        click.echo(f"{name.replace('_', ' ')}: {path}")

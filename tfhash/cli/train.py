@@ -46,7 +46,10 @@ def _print_summary(run_dir, evaluated):
         from tfhash.eval.report import format_map_table
 
         with open(os.path.join(run_dir, "report.json"), encoding="utf-8") as f:
-            click.echo(format_map_table(json.load(f)))
+            report = json.load(f)
+        click.echo(format_map_table(report))
+        for name, path in sorted(report.get("figures", {}).items()):
+            click.echo(f"{name.replace('_', ' ')}: {path}")
 
 
 class _MethodGroup(click.Group):

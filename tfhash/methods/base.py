@@ -142,6 +142,27 @@ class Hasher(keras.Model):
         """Solve a closed-form method on the training split (`closed_form = True` only)."""
         raise NotImplementedError
 
+    # --- evaluation hooks -----------------------------------------------------
+    @classmethod
+    def has_visualisations(cls, dataset_info):
+        """Whether `write_visualisations` has anything to draw for a run on this dataset.
+
+        `dataset_info` is the dataset summary of the run's config.json
+        (`PairedDataset.describe()`: image_kind, image_shape, ...). Asked
+        before the model file is loaded, so a method without figures costs
+        evaluation nothing; default: no figures.
+        """
+        return False
+
+    def write_visualisations(self, run_dir, dataset):
+        """Write method-specific figures into `run_dir` after scoring; return {name: path} of what was written.
+
+        Called by `evaluate_run` (`tfhash evaluate`, `tfhash train ... --evaluate`)
+        with the trained model and the run's `PairedDataset`, only when
+        `has_visualisations` said yes. Write files atomically. Default: nothing.
+        """
+        return {}
+
     # --- helpers for subclasses ---------------------------------------------
     @staticmethod
     def replica_mean(loss):

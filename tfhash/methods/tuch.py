@@ -57,9 +57,15 @@ Choices the paper leaves open (or gets wrong), and what this does:
 * Text codes at inference: `text_code="zero"` uses z = 0; `"vote"` takes
   the sign of the mean of h over `text_code_samples` fixed z draws (stored
   in the model). Both were measured on training data (docs/methods/tuch.md).
+
+Evaluation (`tfhash evaluate`, `tfhash train ... --evaluate`) also writes
+RUN_DIR/generated_images.png in pixel mode (`write_visualisations`): the
+first query texts, columns real image, G(0, t), G(z_i, t) for 2 fixed z_i.
+Feature mode writes nothing: generated feature vectors are no pictures.
 """
 
 import dataclasses
+import os
 
 import keras
 import numpy as np
@@ -77,6 +83,8 @@ from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
 from tfhash.training.config import HasherConfig, option
 
+#: the figure `tfhash evaluate` writes into a pixel-mode run folder, and its number of query texts (rows)
+EVALUATION_GRID, EVALUATION_GRID_ROWS = "generated_images.png", 8
 #: the training stages of Sec. 5.3, in order
 TEXT, GAN, HASHING = 0, 1, 2
 #: the losses each stage reports
@@ -390,6 +398,23 @@ class TUCH(Hasher):
             rows.append(self.generate_images(texts, np.tile(z, (count, 1))))
         grid = np.stack(rows, axis=1).reshape((-1,) + tuple(rows[0].shape[1:]))
         return save_image_grid(grid, path, columns=len(rows))
+
+    # --- evaluation figures (`tfhash evaluate`) ----------------------------------------------
+    @classmethod
+    def has_visualisations(cls, dataset_info):
+        """Pixel datasets only: generated feature vectors are nothing to look at."""
+        return len(dataset_info.get("image_shape") or ()) == 3
+
+    def write_visualisations(self, run_dir, dataset):
+        """RUN_DIR/generated_images.png: first query texts; columns real image, G(0, t), G(z_i, t) for 2 fixed z_i."""
+        if not self.pixels:
+            return {}
+        from tfhash.data.split import SplitView
+
+        view = SplitView(dataset, "query", text_field=self.text_field)
+        path = os.path.join(os.fspath(run_dir), EVALUATION_GRID)
+        self.save_sample_grid(view, path, count=EVALUATION_GRID_ROWS, noise_samples=2)
+        return {"generated_images": path}
 
 
 @register_method("tuch-seq")

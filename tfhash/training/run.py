@@ -2,7 +2,8 @@
 
 What a run leaves in its folder (other tools read these): `config.json`,
 `checkpoints/`, `logs/` (TensorBoard), `model.keras`, `codes.h5`,
-`report.json` and the plots.
+`report.json`, the plots, and a method's own figures (`Hasher.write_visualisations`;
+e.g. `generated_images.png` of pixel-mode TUCH).
 """
 
 import datetime
@@ -140,7 +141,7 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     save_model_file(model, os.path.join(run_dir, "model.keras"))
     export_codes(model, dataset, run_dir)
     if evaluate:
-        evaluate_run(run_dir, R=R, database_codes=database_codes)
+        evaluate_run(run_dir, R=R, database_codes=database_codes, model=model)
     return run_dir
 
 
@@ -199,8 +200,16 @@ def export_codes(model, dataset, run_dir):
                 method=type(model).method_name, bits=model.bits, dataset=dataset.name)
 
 
-def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None):
-    """(Re)write `report.json` and the plots of a run from its `codes.h5`; returns the report."""
+def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None, model=None):
+    """(Re)write `report.json`, the plots and the method's figures of a run; returns the report.
+
+    Scores come from `codes.h5`. Then, if the method draws figures for this
+    dataset (`Hasher.has_visualisations`, e.g. TUCH's generated images in
+    pixel mode), the trained `model` (default: loaded from `model.keras`)
+    writes them with `write_visualisations`; their paths are recorded under
+    the report's "figures". A missing dataset file or model file skips the
+    figures with a logged warning.
+    """
     from tfhash.eval.report import cross_modal_report, write_report
 
     require(database_codes in DATABASE_PROTOCOLS,
@@ -224,5 +233,33 @@ def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None):
         "split_protocol": record.get("dataset", {}).get("protocol"),
         "split_sizes": record.get("dataset", {}).get("split_sizes"),
         "config": record.get("config"),
+        "figures": write_figures(run_dir, codes["method"], record.get("dataset") or {}, model=model),
     }
     return write_report(report, run_dir, extra=extra)
+
+
+def write_figures(run_dir, method, dataset_info, *, model=None):
+    """The method's own figures of a run (`Hasher.write_visualisations`); returns {name: path}, maybe empty.
+
+    `dataset_info` is config.json's dataset summary; its "path" names the
+    dataset file the figures are drawn from.
+    """
+    try:
+        method_cls = get_method(method)
+    except TfhashError:  # codes of a method this install lacks still score; there is just no model to draw with
+        log.warning("unknown method '%s'; its figures of %s skipped", method, run_dir)
+        return {}
+    if not method_cls.has_visualisations(dataset_info):
+        return {}
+    path = dataset_info.get("path")
+    if not path or not os.path.exists(path):
+        log.warning("dataset file %s not found; %s figures of %s skipped", path, method, run_dir)
+        return {}
+    if model is None:
+        model_path = os.path.join(run_dir, "model.keras")
+        if not os.path.exists(model_path):
+            log.warning("no model.keras in %s; %s figures skipped", run_dir, method)
+            return {}
+        model = keras.models.load_model(model_path)  # get_method above registered the methods with Keras
+    with PairedDataset(path) as dataset:
+        return dict(model.write_visualisations(run_dir, dataset))

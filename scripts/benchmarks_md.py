@@ -69,10 +69,16 @@ def command_line():
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT)] + sys.argv[1:])
 
 
-def write_section(name, title, body):
+def run_facts():
+    """Machine, command and date of this run (a script that re-renders stored results keeps the original ones)."""
+    return {"machine": machine(), "command": command_line(), "date": datetime.date.today().isoformat()}
+
+
+def write_section(name, title, body, facts=None):
     """Replace (or append) section `name` of BENCHMARKS.md with `title` + machine, command, date + `body`."""
-    write_raw_section(name, f"## {title}\n\n- machine: {machine()}\n- command: `{command_line()}`\n"
-                            f"- date: {datetime.date.today().isoformat()}\n\n{body.strip()}")
+    facts = facts or run_facts()
+    write_raw_section(name, f"## {title}\n\n- machine: {facts['machine']}\n- command: `{facts['command']}`\n"
+                            f"- date: {facts['date']}\n\n{body.strip()}")
 
 
 def write_raw_section(name, markdown):

@@ -1,0 +1,126 @@
+"""UCH vs the CCA-ITQ reference on the bundled Wikipedia set, and UCH's ablations.
+
+    python scripts/bench_uch.py                 # the table: 16/32/64/128 bits, both database protocols
+    python scripts/bench_uch.py --ablation      # 64 bits, variants, on a validation split of the training pairs
+
+Both run through `tfhash.training.run.train` and write their section of
+BENCHMARKS.md (`uch`, `uch-ablation`; machine, command, date, numbers). The main table
+scores I->T and T->I with MAP@all and MAP@50 under the out-of-sample
+protocol (database codes from each item's own network) and, for UCH, the
+unified one (database codes = the learned training codes B). The ablation
+never touches the query set: it carves 473 validation queries out of the
+2,173 training pairs and trains on the other 1,700.
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchmarks_md import write_section  # noqa: E402
+
+TASKS = ("i2t", "t2i")
+ABLATIONS = {
+    "default": {},
+    "default, seed 1 (run-to-run spread)": {"seed": 1},
+    "default, seed 2 (run-to-run spread)": {"seed": 2},
+    "paper learning rates (1e-4 image, 1e-2 text)": {"learning_rate_image": 1e-4, "learning_rate_text": 1e-2},
+    "no batch norm (paper architecture)": {"batch_norm": False},
+    "eq. 13 literally (similarity_target=pair)": {"similarity_target": "pair"},
+    "no generator adversarial terms (eqs. 17/19 literally)": {"generator_adversarial": False},
+    "width rule for small inputs (scale_widths on)": {"scale_widths": True},
+    "paper weight decay 0.1": {"weight_decay": 0.1},
+}
+
+
+NOTE = "MAP@all and MAP@50 (Hamming ranking)."
+
+
+def run(method, bits, dataset, root, **settings):
+    from tfhash.methods.registry import get_method
+    from tfhash.training.run import evaluate_run, train
+
+    config = get_method(method).config_class(bits=bits, **settings)
+    start = time.time()
+    run_dir = train(method, config, dataset_path=dataset, run_dir=os.path.join(root, f"{method}-{bits}"), verbose=0)
+    seconds = time.time() - start
+    with open(os.path.join(run_dir, "report.json"), encoding="utf-8") as f:
+        reports = {"out-of-sample": json.load(f)}
+    if get_method(method).learns_unified_codes:
+        reports["unified"] = evaluate_run(run_dir, database_codes="unified")
+        evaluate_run(run_dir)  # leave the run's report.json in the default protocol
+    return reports, seconds
+
+
+def cells(report):
+    if report is None:
+        return ["n/a"] * 4
+    return [f"{report[m][t]:.4f}" for t in TASKS for m in ("map_all", "map_at_r")]
+
+
+def main_table(root):
+    from tfhash.data.bundled import default_dataset_path
+
+    dataset = default_dataset_path()
+    header = "| bits | method | database codes | I->T MAP@all | I->T MAP@50 | T->I MAP@all | T->I MAP@50 | train s |"
+    lines = [header, "|" + "---|" * 8]
+    chance = {}
+    for bits in (16, 32, 64, 128):
+        for method in ("uch", "cca-itq"):
+            reports, seconds = run(method, bits, dataset, os.path.join(root, str(bits)))
+            for protocol in ("out-of-sample", "unified"):
+                report = reports.get(protocol)
+                if report is None and method == "cca-itq":
+                    continue
+                lines.append(f"| {bits} | {method} | {protocol} | " + " | ".join(cells(report)) + f" | {seconds:.0f} |")
+            chance[bits] = reports["out-of-sample"]["random_codes_map"]
+        print("\n".join(lines[-3:]), flush=True)
+    lines.append("")
+    lines.append("Random codes (same shapes), out-of-sample: " + "; ".join(
+        f"{b} bits I->T {c['map_all']['i2t']:.3f} / {c['map_at_r']['i2t']:.3f}, "
+        f"T->I {c['map_all']['t2i']:.3f} / {c['map_at_r']['t2i']:.3f}" for b, c in chance.items()))
+    return "UCH: Wikipedia (bundled: 2,173 train = database, 693 queries), UCH defaults vs CCA-ITQ defaults", lines
+
+
+def ablation_table(root):
+    from tfhash.data.bundled import default_dataset_path
+    from tfhash.data.dataset import PairedDataset, write_dataset
+    from tfhash.data.protocols import make_custom_splits
+
+    source = PairedDataset(default_dataset_path())
+    rows = source.split("train")
+    labels = source.read("labels", rows)
+    splits = make_custom_splits(rows.size, query_size=473, seed=1, labels=labels)
+    dataset = write_dataset(os.path.join(root, "wikipedia-validation.h5"), images=source.read("images", rows),
+                            bow=source.read("bow", rows), labels=labels, splits=splits, split_seed=1,
+                            name="wikipedia-train-validation")
+    header = ("| variant (64 bits) | I->T MAP@all | I->T MAP@50 | T->I MAP@all | T->I MAP@50 "
+              "| unified I->T | unified T->I |")
+    lines = [header, "|" + "---|" * 7]
+    for name, settings in ABLATIONS.items():
+        reports, _ = run("uch", 64, dataset, os.path.join(root, re.sub(r"\W+", "-", name)), **settings)
+        unified = reports["unified"]["map_all"]
+        lines.append(f"| {name} | " + " | ".join(cells(reports["out-of-sample"]))
+                     + f" | {unified['i2t']:.4f} | {unified['t2i']:.4f} |")
+        print(lines[-1], flush=True)
+    return ("UCH ablation on a validation split of Wikipedia's training pairs (1,700 train = database, "
+            "473 validation queries; the query set is not used)"), lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ablation", action="store_true", help="run the 64-bit ablation on a validation split")
+    parser.add_argument("--workdir", default=None, help="where the runs go (default: a temporary folder)")
+    args = parser.parse_args()
+    root = args.workdir or tempfile.mkdtemp(prefix="bench-uch-")
+    title, lines = ablation_table(root) if args.ablation else main_table(root)
+    write_section("uch-ablation" if args.ablation else "uch", title, "\n".join([NOTE, "", *lines]))
+    print(f"runs in {root}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

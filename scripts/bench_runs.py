@@ -46,7 +46,7 @@ def run(method, dataset, work, tag, **settings):
         report = json.load(f)
     if os.path.exists(seconds_path):  # runs cached by older versions of the scripts have no timing
         with open(seconds_path, encoding="utf-8") as f:
-            report["seconds"] = int(f.read())
+            report["seconds"] = round(float(f.read()))
     print(f"{tag}: {report.get('seconds', '?')} s, MAP@all " + ", ".join(f"{t} {report['map_all'][t]:.4f}" for t in TASKS),
           flush=True)
     return run_dir, report

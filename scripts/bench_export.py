@@ -9,25 +9,23 @@ signatures are called on random inputs of the model's shapes (strings of
 vocabulary words for token models) in a loop: a few warm-up calls, then as
 many calls as fit in `--seconds` (at least 5). items/s = batch / median
 call time, and calls x batch / wall time; plus the median latency. The
-markdown section (machine, load average, command, date, table) goes to
-`--out`.
+table goes to section `export` of BENCHMARKS.md (with machine, load
+average, command and date).
 """
 
 import argparse
-import datetime
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from benchmarks_md import ROOT, write_section  # noqa: E402
 from tfhash.export.saved_model import ExportedModel  # noqa: E402
 
 BATCHES = (1, 256)
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
 def random_inputs(model, modality, batch, rng):
@@ -77,7 +75,6 @@ def main():
     parser.add_argument("--models", nargs="*", default=None,
                         help="Model folders (default: every folder in saved_models/ holding a version).")
     parser.add_argument("--seconds", type=float, default=3.0, help="Timed seconds per signature and batch size.")
-    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks", "export.md"))
     args = parser.parse_args()
 
     if args.models is None:
@@ -98,32 +95,20 @@ def main():
             print(line, flush=True)
             lines.append(line)
     load_after = os.getloadavg()
-    command = "nice python scripts/bench_export.py" + ("" if args.seconds == 3.0 else f" --seconds {args.seconds:g}")
-    import tensorflow as tf
-
-    section = f"""## Export: encoding throughput of the SavedModels
-
+    write_section("export", "Export: encoding throughput of the SavedModels", f"""
 Items encoded per second by each model in `saved_models/` (64 bits, Wikipedia
 input shapes), calling its signature in-process after `tf.saved_model.load`:
 the model's own cost under TF Serving, without network and request parsing.
 Random inputs of the right shapes; all outputs (`codes`, `bits`, `logits`)
 are computed in every call. items/s is given two ways: batch / median call
 time (the model's own cost) and items / wall time over all calls (lower when
-other jobs take the CPUs mid-run); latency = median time of one call.
+other jobs take the CPUs mid-run); latency = median time of one call;
+{args.seconds:g} s per cell. Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after.
 
 | model | signature (input) | batch 1: items/s median / wall | batch 1: ms | batch 256: items/s median / wall | batch 256: ms |
 | --- | --- | --- | --- | --- | --- |
 {chr(10).join(lines)}
-
-Machine: {platform.platform()}, {os.cpu_count()} CPUs, TensorFlow {tf.__version__}; the CPUs were
-shared with other jobs (load average {load_before[0]:.1f} before, {load_after[0]:.1f} after), so
-these are lower bounds. Command: `{command}` ({args.seconds:g} s per cell), {datetime.date.today().isoformat()}.
-"""
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w", encoding="utf-8") as f:
-        f.write(section)
-    print(f"wrote {args.out}")
-
+""")
 
 if __name__ == "__main__":
     main()

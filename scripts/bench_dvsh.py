@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_runs import R, map_table, mirflickr_images, run  # noqa: E402
+from bench_runs import R, map_table, mirflickr_images, plot_rows, run  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 from tfhash.data.bundled import default_dataset_path  # noqa: E402
 from tfhash.data.dataset import PairedDataset  # noqa: E402
@@ -115,7 +115,8 @@ def main():
             rows.append(("cca-itq", b, run("cca-itq", wiki, args.work, f"wiki-cca-itq-{b}", bits=b)[1]))
             rows.append(("dvsh-bow", b, dvsh_runs[b][1]))
         sections.append("### Bundled Wikipedia (2,173 train = database, 693 queries), dvsh-bow\n\n"
-                        f"dvsh-bow: {args.epochs} epochs, other settings the defaults.\n\n" + map_table(rows, seconds=False))
+                        f"dvsh-bow: {args.epochs} epochs, other settings the defaults.\n\n" + map_table(rows, seconds=False)
+                        + "\n\n" + plot_rows("dvsh-wikipedia", rows, "DVSH (dvsh-bow) vs CCA-ITQ, Wikipedia"))
 
     if "mirflickr" in parts:
         pixels, vectors = mirflickr_images(args.mirflickr, args.work, args.image_size)
@@ -131,7 +132,8 @@ def main():
                         f"{args.image_size} px\n\n"
                         f"dvsh: CNN from scratch, conv widths {args.cnn_filters}, fc6-fc7 {args.image_hidden}, "
                         f"Adam {args.mirflickr_learning_rate:g}, {args.mirflickr_epochs} epochs; raw tag sequences "
-                        "(up to 25 tags).\n\n" + map_table(rows, seconds=False))
+                        "(up to 25 tags).\n\n" + map_table(rows, seconds=False) + "\n\n"
+                        + plot_rows("dvsh-mirflickr", rows, "DVSH vs CCA-ITQ, MIRFlickr raw-image subset"))
 
     if "ablations" in parts:
         rows = []

@@ -104,3 +104,16 @@ def mirflickr_images(folder, work, image_size=64):
                       class_names=data.class_names, ids=data.ids(rows), splits=data.splits,
                       split_seed=data.split_seed, protocol=data.protocol, name=data.name + "-pooled")
     return pixels, pooled
+
+
+def plot_rows(name, rows, title):
+    """`benchmarks_md.plot_map_vs_bits` of (label, bits, report) rows (random codes from the first report)."""
+    from benchmarks_md import plot_map_vs_bits
+
+    series, chance = {}, {}
+    for label, bits, report in rows:
+        series.setdefault(label, {})[bits] = (report["map_all"]["i2t"], report["map_all"]["t2i"])
+        if "random_codes_map" in report:
+            chance.setdefault(bits, (report["random_codes_map"]["map_all"]["i2t"],
+                                     report["random_codes_map"]["map_all"]["t2i"]))
+    return plot_map_vs_bits(name, series, title, chance or None)

@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_runs import map_table, mirflickr_images, run, validation_split  # noqa: E402
+from bench_runs import map_table, mirflickr_images, plot_rows, run, validation_split  # noqa: E402
 from benchmarks_md import ROOT, write_section  # noqa: E402
 from tfhash.data.bundled import default_dataset_path  # noqa: E402
 from tfhash.data.dataset import PairedDataset  # noqa: E402
@@ -111,7 +111,8 @@ def main():
             "### Bundled Wikipedia (2,173 train = database, 693 queries), feature mode\n\n"
             f"tuch: the defaults ({defaults.epochs} epochs: {defaults.text_epochs} text autoencoder, "
             f"{defaults.gan_epochs} unsupervised GAN, {defaults.epochs - defaults.text_epochs - defaults.gan_epochs} "
-            "supervised hashing; text code z = 0).\n\n" + map_table(rows))
+            "supervised hashing; text code z = 0).\n\n" + map_table(rows) + "\n\n"
+            + plot_rows("tuch-wikipedia", rows, "TUCH (feature mode) vs CCA-ITQ, Wikipedia"))
 
     if "mirflickr" in parts:
         pixels, vectors = mirflickr_images(args.mirflickr, args.work)
@@ -130,7 +131,8 @@ def main():
             "### MIRFlickr-25K raw-image subset (730 pairs: 600 train = database, 130 queries), 64 px, pixel mode\n\n"
             f"tuch-seq: `{json.dumps(pixel_settings)}`, other settings the defaults; raw tag sequences "
             f"(up to 25 tags). Generated images of the first 4 query texts (columns: real image, G(0, t), "
-            f"G(z_i, t) for 2 fixed z_i), last run: `{os.path.basename(grid)}`.\n\n" + map_table(rows))
+            f"G(z_i, t) for 2 fixed z_i), last run: `{os.path.basename(grid)}`.\n\n" + map_table(rows) + "\n\n"
+            + plot_rows("tuch-mirflickr", rows, "TUCH (pixel mode) vs CCA-ITQ, MIRFlickr raw-image subset"))
 
     if textcode_rows:
         sections.append("### Text code at inference: z = 0 vs vote (training pairs, MAP@all)\n\n"

@@ -39,7 +39,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from benchmarks_md import machine, run_facts, write_section  # noqa: E402
+from benchmarks_md import machine, plot_map_vs_bits, run_facts, write_section  # noqa: E402
 
 ROWS = (  # (label, method, settings)
     ("cca-itq", "cca-itq", {}),
@@ -252,7 +252,11 @@ def main():
     name = "ugach-validation" if args.validation else "ugach-wikipedia"
     title = ("UGACH variants vs CCA-ITQ, Wikipedia validation split (model selection)" if args.validation
              else "UGACH variants vs CCA-ITQ, bundled Wikipedia")
-    write_section(name, title, markdown(results, bits, note, args.validation), facts)
+    series = {label: {b: (results[label][b]["map_all"]["i2t"], results[label][b]["map_all"]["t2i"]) for b in bits}
+              for label, _, _ in ROWS}
+    chance = {b: (results["cca-itq"][b]["random"]["i2t"], results["cca-itq"][b]["random"]["t2i"]) for b in bits}
+    plot = plot_map_vs_bits(name, series, title, chance) if len(bits) > 1 else ""
+    write_section(name, title, markdown(results, bits, note, args.validation) + "\n" + plot, facts)
 
 
 def run_ablations(args):

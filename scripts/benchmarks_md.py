@@ -89,3 +89,41 @@ def write_raw_section(name, markdown):
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     write_text(BENCHMARKS, text)
     print(block)
+
+
+def plot_map_vs_bits(name, series, title, chance=None):
+    """Plot MAP@all against code length, I->T and T->I side by side, into docs/benchmarks/NAME.png.
+
+    `series` maps a method label to {bits: (i2t, t2i)}; `chance` (optional) is
+    {bits: (i2t, t2i)} of random codes, drawn dashed. Returns the markdown
+    image line to put under the table.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from tfhash.atomic import atomic_path
+
+    fig = Figure(figsize=(9, 3.6), dpi=100)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, task, label in zip(axes, (0, 1), ("image → text", "text → image")):
+        for method, points in series.items():
+            bits = sorted(points)
+            ax.plot(bits, [points[b][task] for b in bits], marker="o", label=method)
+        if chance:
+            bits = sorted(chance)
+            ax.plot(bits, [chance[b][task] for b in bits], linestyle="--", color="grey", label="random codes")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted({b for points in series.values() for b in points}))
+        ax.get_xaxis().set_major_formatter("{x:.0f}")
+        ax.set_xlabel("bits")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("MAP@all")
+    axes[1].legend(fontsize=8, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = os.path.join(ROOT, "docs", "benchmarks", f"{name}.png")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return f"![{title}](docs/benchmarks/{name}.png)"

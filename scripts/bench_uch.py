@@ -21,7 +21,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchmarks_md import write_section  # noqa: E402
+from bench_runs import validation_split  # noqa: E402
+from benchmarks_md import plot_map_vs_bits, write_section  # noqa: E402
 
 TASKS = ("i2t", "t2i")
 ABLATIONS = {
@@ -68,7 +69,7 @@ def main_table(root):
     dataset = default_dataset_path()
     header = "| bits | method | database codes | I->T MAP@all | I->T MAP@50 | T->I MAP@all | T->I MAP@50 | train s |"
     lines = [header, "|" + "---|" * 8]
-    chance = {}
+    chance, series = {}, {}
     for bits in (16, 32, 64, 128):
         for method in ("uch", "cca-itq"):
             reports, seconds = run(method, bits, dataset, os.path.join(root, str(bits)))
@@ -77,27 +78,24 @@ def main_table(root):
                 if report is None and method == "cca-itq":
                     continue
                 lines.append(f"| {bits} | {method} | {protocol} | " + " | ".join(cells(report)) + f" | {seconds:.0f} |")
+                label = method if method == "cca-itq" else f"{method} ({protocol} database)"
+                series.setdefault(label, {})[bits] = (report["map_all"]["i2t"], report["map_all"]["t2i"])
             chance[bits] = reports["out-of-sample"]["random_codes_map"]
         print("\n".join(lines[-3:]), flush=True)
     lines.append("")
     lines.append("Random codes (same shapes), out-of-sample: " + "; ".join(
         f"{b} bits I->T {c['map_all']['i2t']:.3f} / {c['map_at_r']['i2t']:.3f}, "
         f"T->I {c['map_all']['t2i']:.3f} / {c['map_at_r']['t2i']:.3f}" for b, c in chance.items()))
+    lines.append("")
+    lines.append(plot_map_vs_bits("uch-wikipedia", series, "UCH vs CCA-ITQ, Wikipedia",
+                                  {b: (c["map_all"]["i2t"], c["map_all"]["t2i"]) for b, c in chance.items()}))
     return "UCH: Wikipedia (bundled: 2,173 train = database, 693 queries), UCH defaults vs CCA-ITQ defaults", lines
 
 
 def ablation_table(root):
     from tfhash.data.bundled import default_dataset_path
-    from tfhash.data.dataset import PairedDataset, write_dataset
-    from tfhash.data.protocols import make_custom_splits
 
-    source = PairedDataset(default_dataset_path())
-    rows = source.split("train")
-    labels = source.read("labels", rows)
-    splits = make_custom_splits(rows.size, query_size=473, seed=1, labels=labels)
-    dataset = write_dataset(os.path.join(root, "wikipedia-validation.h5"), images=source.read("images", rows),
-                            bow=source.read("bow", rows), labels=labels, splits=splits, split_seed=1,
-                            name="wikipedia-train-validation")
+    dataset = validation_split(default_dataset_path(), os.path.join(root, "wikipedia-validation.h5"), query_size=473)
     header = ("| variant (64 bits) | I->T MAP@all | I->T MAP@50 | T->I MAP@all | T->I MAP@50 "
               "| unified I->T | unified T->I |")
     lines = [header, "|" + "---|" * 7]

@@ -14,7 +14,8 @@ def _method_command(name):
     method_cls = get_method(name)
     doc = (method_cls.__doc__ or name).strip().splitlines()[0]
 
-    @click.command(name=name, help=f"{doc} Defaults are the paper's.")
+    @click.command(name=name, help=f"{doc} Defaults follow the paper; measured departures are explained in "
+                                   f"the method's docstring (and docs/methods/).")
     @click.option("--dataset", type=click.Path(dir_okay=False), default=None,
                   help="Dataset file (.h5). Default: the bundled Wikipedia benchmark.")
     @click.option("--out", "run_dir", type=click.Path(file_okay=False), default=None,

@@ -59,3 +59,19 @@ def assert_one_line_error(result, text):
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.output
+
+
+def assert_same_h5(path_a, path_b):
+    """Two HDF5 files hold the same datasets, equal bit for bit (checkpoints, codes)."""
+    import h5py
+
+    def arrays(path):
+        out = {}
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        return out
+
+    a, b = arrays(path_a), arrays(path_b)
+    assert sorted(a) == sorted(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)

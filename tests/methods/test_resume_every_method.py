@@ -11,11 +11,9 @@ own version of this test in test_uch.py.
 
 import os
 
-import h5py
-import numpy as np
 import pytest
 
-from tests.helpers import structured_dataset
+from tests.helpers import assert_same_h5, structured_dataset
 
 TUCH_SMALL = dict(text_dim=16, text_hidden=32, text_projection=16, noise_dim=8, generator_widths=(32,),
                   image_widths=(32,), text_branch_dim=16, discriminator_hidden=16, text_epochs=1, gan_epochs=1)
@@ -34,20 +32,6 @@ EPOCHS, KILLED_AFTER = 4, 2
 def dataset(tmp_path_factory):
     return structured_dataset(tmp_path_factory.mktemp("resume"), n=240, query_size=40, image_dim=16, text_dim=20,
                               text_kind="both", num_classes=4)
-
-
-def _arrays(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
-def _assert_same_h5(path_a, path_b):
-    a, b = _arrays(path_a), _arrays(path_b)
-    assert sorted(a) == sorted(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 @pytest.mark.parametrize("method", sorted(SETTINGS))
@@ -75,5 +59,5 @@ def test_resumed_run_ends_where_an_uninterrupted_run_ends(method, dataset, tmp_p
     train(method, config, dataset_path=dataset, run_dir=resumed, resume=True, evaluate=False, verbose=0)
 
     final = os.path.join("checkpoints", f"ckpt-{EPOCHS:05d}.h5")
-    _assert_same_h5(os.path.join(whole, final), os.path.join(resumed, final))
-    _assert_same_h5(os.path.join(whole, "codes.h5"), os.path.join(resumed, "codes.h5"))
+    assert_same_h5(os.path.join(whole, final), os.path.join(resumed, final))
+    assert_same_h5(os.path.join(whole, "codes.h5"), os.path.join(resumed, "codes.h5"))

@@ -2,11 +2,10 @@
 
 import os
 
-import h5py
 import numpy as np
 import pytest
 
-from tests.helpers import assert_beats_random, structured_dataset, train_run
+from tests.helpers import assert_beats_random, assert_same_h5, structured_dataset, train_run
 
 SETTINGS = dict(bits=32, epochs=4, batch_size=64)
 
@@ -14,20 +13,6 @@ SETTINGS = dict(bits=32, epochs=4, batch_size=64)
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     return structured_dataset(tmp_path_factory.mktemp("uch"), n=600, query_size=100)
-
-
-def _h5_arrays(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
-def _assert_same_h5(path_a, path_b):
-    a, b = _h5_arrays(path_a), _h5_arrays(path_b)
-    assert sorted(a) == sorted(b)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 def test_beats_random_and_resumes_identically(dataset, tmp_path, monkeypatch):
@@ -59,8 +44,8 @@ def test_beats_random_and_resumes_identically(dataset, tmp_path, monkeypatch):
 
     # Every model and optimizer variable (B included), and every exported code, match bit for bit.
     final = os.path.join("checkpoints", "ckpt-00004.h5")
-    _assert_same_h5(os.path.join(run_a, final), os.path.join(run_b, final))
-    _assert_same_h5(os.path.join(run_a, "codes.h5"), os.path.join(run_b, "codes.h5"))
+    assert_same_h5(os.path.join(run_a, final), os.path.join(run_b, final))
+    assert_same_h5(os.path.join(run_a, "codes.h5"), os.path.join(run_b, "codes.h5"))
 
 
 def test_codes_are_sign_of_summed_hash_layers(dataset, tmp_path):

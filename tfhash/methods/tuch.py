@@ -74,6 +74,7 @@ import tensorflow as tf
 from tfhash.errors import require
 from tfhash.layers.generators import conditional_generator, save_image_grid, to_uint8
 from tfhash.layers.hashing import SignSTE
+from tfhash.layers.normalization import Standardize
 from tfhash.layers.resnet import resnet18
 from tfhash.layers.text import bow_encoder, lstm_encoder
 from tfhash.layers.towers import mlp
@@ -202,8 +203,10 @@ class TUCH(Hasher):
 
         self.stage = state("stage", (), dtype="int32")
         self._compiled_stage = None
-        self.image_mean = state("image_mean", self.image_shape[-1:])
-        self.image_scale = state("image_scale", self.image_shape[-1:], "ones")
+        self.image_standardize = None
+        if not self.pixels:  # G makes standardised features; fitted on the training split in `prepare`
+            self.image_standardize = Standardize(name="image_standardize")
+            self.image_standardize.build((None,) + tuple(self.image_shape))
         self.code_noise = state("code_noise", (cfg.text_code_samples, cfg.noise_dim),
                                 keras.initializers.RandomNormal(seed=cfg.seed))
         self.seed_generator = keras.random.SeedGenerator(cfg.seed)
@@ -253,10 +256,8 @@ class TUCH(Hasher):
         return super().make_train_function(force=force)
 
     def prepare(self, train):
-        if not self.pixels:  # standardise image features with training statistics
-            x = train.images().astype(np.float64)
-            self.image_mean.assign(x.mean(0).astype(np.float32))
-            self.image_scale.assign((x.std(0) + 1e-6).astype(np.float32))
+        if self.image_standardize is not None:
+            self.image_standardize.fit(train.images())
 
     # --- inputs ---------------------------------------------------------------------------
     def _images(self, images):
@@ -264,7 +265,7 @@ class TUCH(Hasher):
         images = tf.cast(images, tf.float32)
         if self.pixels:
             return images / 127.5 - 1.0
-        return (images - self.image_mean) / self.image_scale
+        return self.image_standardize(images)
 
     def _text_input(self, texts):
         bow = tf.cast(texts, tf.float32)

@@ -63,6 +63,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfhash.errors import require
+from tfhash.layers.normalization import column_stats
 from tfhash.layers.towers import mlp
 from tfhash.losses.policy_gradient import reinforce_loss, sampled_log_probs
 from tfhash.losses.ranking import squared_distances, triplet_hinge
@@ -136,17 +137,6 @@ class UGACHConfig(HasherConfig):
             return self.pretrain_learning_rate, self.generator_learning_rate
         factor = self.lr_decay ** ((epoch - self.pretrain_epochs) // 2)
         return self.discriminator_learning_rate * factor, self.generator_learning_rate * factor
-
-
-def _column_stats(x, chunk=16384):
-    """Per-column mean and standard deviation (+1e-6), accumulated in float64 chunk by chunk."""
-    total = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-    for s in range(0, x.shape[0], chunk):
-        block = x[s : s + chunk].astype(np.float64)
-        total = total[0] + block.sum(0), total[1] + np.square(block).sum(0)
-    mean = total[0] / x.shape[0]
-    std = np.sqrt(np.maximum(total[1] / x.shape[0] - np.square(mean), 0.0))
-    return mean.astype(np.float32), (std + 1e-6).astype(np.float32)
 
 
 class _FeatureTables:
@@ -260,7 +250,7 @@ class UGACH(Hasher):
         texts = np.asarray(train.texts(), np.float32)
         if cfg.standardize_inputs:
             for modality, x in (("image", images), ("text", texts)):
-                mean, scale = _column_stats(x)
+                mean, scale = column_stats(x)
                 self.input_stats[modality][0].assign(mean)
                 self.input_stats[modality][1].assign(scale)
         if cfg.variant == "ugach":

@@ -23,18 +23,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_runs import R, TASKS, map_table, mirflickr_images, plot_rows, run  # noqa: E402
+from bench_runs import R, map_table, mirflickr_images, plot_rows, run, unified_report  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 from tfhash.data.bundled import default_dataset_path  # noqa: E402
-from tfhash.eval.report import cross_modal_report  # noqa: E402
-from tfhash.training.codes import read_codes  # noqa: E402
-
-
-def unified_map(run_dir):
-    """MAP@all of a run's query codes against its learned training codes B (the unified protocol)."""
-    report = cross_modal_report(read_codes(os.path.join(run_dir, "codes.h5")), R=R, tasks=TASKS,
-                                database_protocol="unified")
-    return report["map_all"]
 
 
 def variant_names(settings):
@@ -85,7 +76,7 @@ def main(argv=None):
                 label, slug = variant_names(settings)
                 run_dir, report = run("sdch", sdch_data, args.out, f"{name}-{slug}-{bits}b", bits=bits, **settings)
                 rows.append((label, bits, report))
-                maps = unified_map(run_dir)
+                maps = unified_report(run_dir)["map_all"]
                 unified.append(f"{label} {bits} bits: i2t {maps['i2t']:.4f}, t2i {maps['t2i']:.4f}")
         plot = plot_rows(f"sdch-{name}", rows, f"SDCH vs CCA-ITQ, {what.split(' (')[0]}")
         sections.append(f"### {what}\n\n{map_table(rows)}\n\nSDCH with the unified DB (MAP@all): {'; '.join(unified)}.\n\n"

@@ -3,7 +3,8 @@
     python scripts/bench_uch.py                 # the table: 16/32/64/128 bits, both database protocols
     python scripts/bench_uch.py --ablation      # 64 bits, variants, on a validation split of the training pairs
 
-Both run through `tfhash.training.run.train` and write their section of
+Both run through `tfhash.training.run.train` (runs are reused from
+`--workdir` when they exist with the same settings) and write their section of
 BENCHMARKS.md (`uch`, `uch-ablation`; machine, command, date, numbers). The main table
 scores I->T and T->I with MAP@all and MAP@50 under the out-of-sample
 protocol (database codes from each item's own network) and, for UCH, the
@@ -13,14 +14,13 @@ never touches the query set: it carves 473 validation queries out of the
 """
 
 import argparse
-import json
 import os
 import re
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_runs  # noqa: E402
 from bench_runs import validation_split  # noqa: E402
 from benchmarks_md import plot_map_vs_bits, write_section  # noqa: E402
 
@@ -42,19 +42,14 @@ NOTE = "MAP@all and MAP@50 (Hamming ranking)."
 
 
 def run(method, bits, dataset, root, **settings):
+    """({protocol: report}, seconds) of one run (reused when `root` holds it with the same settings)."""
     from tfhash.methods.registry import get_method
-    from tfhash.training.run import evaluate_run, train
 
-    config = get_method(method).config_class(bits=bits, **settings)
-    start = time.time()
-    run_dir = train(method, config, dataset_path=dataset, run_dir=os.path.join(root, f"{method}-{bits}"), verbose=0)
-    seconds = time.time() - start
-    with open(os.path.join(run_dir, "report.json"), encoding="utf-8") as f:
-        reports = {"out-of-sample": json.load(f)}
+    run_dir, report = bench_runs.run(method, dataset, root, f"{method}-{bits}", bits=bits, **settings)
+    reports = {"out-of-sample": report}
     if get_method(method).learns_unified_codes:
-        reports["unified"] = evaluate_run(run_dir, database_codes="unified")
-        evaluate_run(run_dir)  # leave the run's report.json in the default protocol
-    return reports, seconds
+        reports["unified"] = bench_runs.unified_report(run_dir)
+    return reports, report.get("seconds", 0)
 
 
 def cells(report):

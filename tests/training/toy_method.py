@@ -10,8 +10,8 @@ from tfhash.layers.hashing import binarize
 from tfhash.layers.towers import mlp
 from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
-from tfhash.training.callbacks import EpochEndCodeUpdate
-from tfhash.training.config import HasherConfig, option
+from tfhash.methods.callbacks import EpochEndCodeUpdate
+from tfhash.methods.config import HasherConfig, option
 
 
 @dataclasses.dataclass

@@ -5,7 +5,7 @@ import typing
 
 import click
 
-from tfhash.training.config import STRATEGIES, field_type
+from tfhash.methods.config import STRATEGIES, field_type
 
 
 def _parse_tuple(item_type):

@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfhash.layers.hashing import binarize
-from tfhash.training.config import HasherConfig
+from tfhash.methods.config import HasherConfig
 
 
 def _scaled(gradient, scale):

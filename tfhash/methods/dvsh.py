@@ -83,7 +83,7 @@ from tfhash.losses.pairwise import cosine_margin_loss, inner_product_loss, signe
 from tfhash.losses.quantization import bitwise_margin_loss
 from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
-from tfhash.training.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, option
 
 
 def _word_init():

@@ -25,7 +25,7 @@ from tfhash.errors import require
 from tfhash.methods.base import Hasher
 from tfhash.methods.itq import cca, itq_rotation
 from tfhash.methods.registry import register_method
-from tfhash.training.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, option
 
 
 @dataclasses.dataclass

@@ -96,8 +96,8 @@ from tfhash.losses.quantization import bit_balance_loss, quantization_loss
 from tfhash.methods.base import Hasher
 from tfhash.methods.itq import itq_rotation
 from tfhash.methods.registry import register_method
-from tfhash.training.callbacks import EpochEndCodeUpdate
-from tfhash.training.config import HasherConfig, option
+from tfhash.methods.callbacks import EpochEndCodeUpdate
+from tfhash.methods.config import HasherConfig, option
 
 
 @dataclasses.dataclass

@@ -82,7 +82,7 @@ from tfhash.losses.adversarial import generator_loss
 from tfhash.losses.conditional_gan import matching_aware_discriminator_loss
 from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
-from tfhash.training.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, option
 
 #: the figure `tfhash evaluate` writes into a pixel-mode run folder, and its number of query texts (rows)
 EVALUATION_GRID, EVALUATION_GRID_ROWS = "generated_images.png", 8

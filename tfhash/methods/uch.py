@@ -15,8 +15,8 @@ from tfhash.losses.adversarial import discriminator_loss, generator_loss
 from tfhash.losses.quantization import quantization_loss
 from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
-from tfhash.training.callbacks import EpochEndCodeUpdate
-from tfhash.training.config import HasherConfig, option
+from tfhash.methods.callbacks import EpochEndCodeUpdate
+from tfhash.methods.config import HasherConfig, option
 
 
 @dataclasses.dataclass

@@ -70,7 +70,7 @@ from tfhash.losses.ranking import squared_distances, triplet_hinge
 from tfhash.methods.base import Hasher
 from tfhash.methods.correlation_graph import INDEX_KINDS, METRICS, correlation_graph
 from tfhash.methods.registry import register_method
-from tfhash.training.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, option
 
 VARIANTS = ("baseline", "baseline-gan", "ugach")
 # (query modality, candidate modality): image -> text and text -> image retrieval.

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from tfhash.errors import TfhashError
-from tfhash.training.config import STRATEGIES
+from tfhash.methods.config import STRATEGIES
 
 
 def make_strategy(name="default"):

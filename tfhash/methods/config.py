@@ -5,7 +5,7 @@ import typing
 
 from tfhash.errors import TfhashError, require
 
-#: `--strategy` values (tfhash.training.distribute makes them; kept here so the CLI needs no TF import)
+#: `--strategy` values (tfhash.training.distribute makes them; here so the CLI lists them before importing TF)
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 

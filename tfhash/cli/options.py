@@ -5,7 +5,7 @@ import typing
 
 import click
 
-from tfhash.methods.config import STRATEGIES, field_type
+from tfhash.methods.config import STRATEGIES, field_type, flag_name
 
 
 def _parse_tuple(item_type):
@@ -26,7 +26,7 @@ def config_options(config_class):
     def decorate(fn):
         for f in reversed(dataclasses.fields(config_class)):
             kind = field_type(config_class, f)
-            flag = "--" + f.name.replace("_", "-")
+            flag = flag_name(f)
             help_text = f.metadata.get("help", "")
             if kind is bool:
                 opt = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=f.default, show_default=True, help=help_text)

@@ -1,8 +1,9 @@
 """Datasets derived from another by new splits: the validation split model selection uses, and seeded re-splits.
 
 Both write a new dataset file once (atomically) and return its path; an
-existing file of that name is taken as written by an earlier call with the
-same arguments. Here rather than in `split.py`, which imports TensorFlow
+existing file of that name is reused when its split seed and sizes are the
+ones asked for, and refused otherwise (a stale file from other settings is
+never silently trained on). Here rather than in `split.py`, which imports TensorFlow
 through the pipeline.
 """
 
@@ -35,11 +36,11 @@ def validation_split(source, path, *, query_size=None, seed=VALIDATION_SEED):
     labels of `source` are never read, so settings chosen here are chosen
     without looking at the test queries.
     """
-    if os.path.exists(path):
-        return path
     with PairedDataset(source) as data:
         rows = data.split("train")
         query_size = default_validation_queries(data) if query_size is None else int(query_size)
+        if os.path.exists(path):
+            return _reuse(path, seed, {"query": query_size, "database": rows.size - query_size})
         arrays = {k: data.read(k, rows) for k in _FIELDS if data.has_field(k)}
         splits = make_custom_splits(rows.size, query_size=query_size, seed=seed, labels=arrays.get("labels"))
         return write_dataset(path, **arrays, vocabulary=data.vocabulary, class_names=data.class_names,
@@ -53,12 +54,12 @@ def reseeded_split(source, path, seed):
     Query, train and validation sizes are kept; train is the whole database
     minus validation when it was so in `source`, else a draw of the same size.
     """
-    if os.path.exists(path):
-        return path
     with PairedDataset(source) as data:
         require(data.protocol == "custom",
                 f"{data.name} has the fixed split '{data.protocol}'; only a custom-protocol dataset is re-split")
         sizes = {k: int(v.size) for k, v in data.splits.items()}
+        if os.path.exists(path):
+            return _reuse(path, seed, sizes)
         validation = sizes.get("validation", 0)
         train_size = None if sizes["train"] == sizes["database"] - validation else sizes["train"]
         rows = np.arange(data.num_pairs)
@@ -69,3 +70,13 @@ def reseeded_split(source, path, seed):
         return write_dataset(path, **arrays, vocabulary=data.vocabulary, class_names=data.class_names,
                              ids=data.ids(rows), splits=splits, split_seed=seed, protocol="custom",
                              name=f"{data.name}-split{seed}")
+
+
+def _reuse(path, seed, sizes):
+    """`path` if it was drawn with `seed` and has split `sizes` (a subset of its splits); else one error line."""
+    with PairedDataset(path) as old:
+        found = {k: int(v.size) for k, v in old.splits.items()}
+        same = old.split_seed == seed and all(found.get(k) == v for k, v in sizes.items())
+    require(same, f"{path} holds another split (seed {old.split_seed}, sizes {found}); remove it to draw the "
+                  f"one asked for (seed {seed}, sizes {sizes})")
+    return path

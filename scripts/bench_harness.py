@@ -27,7 +27,7 @@ def main(argv=None):
     parser.add_argument("name", help="section name in BENCHMARKS.md (and the plots' file prefix)")
     parser.add_argument("title", help="section title")
     parser.add_argument("--dataset", action="append", default=[], help="dataset file; repeat for several")
-    parser.add_argument("--methods", default="cca-itq,uch,ugach")
+    parser.add_argument("--methods", default="cca-itq,uch,ugach", help="METHOD or LABEL=METHOD, comma-separated")
     parser.add_argument("--bits", default="16,32,64,128")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--set", action="append", default=[], metavar="METHOD.SETTING=VALUE")
@@ -37,7 +37,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import_tensorflow()
-    from tfhash.benchmark.harness import benchmark_command, parse_bits, run_benchmark
+    from tfhash.benchmark.harness import benchmark_command, parse_bits, parse_methods, run_benchmark
     from tfhash.cli.options import parse_settings
     from tfhash.data.bundled import default_dataset_path
     from tfhash.methods.registry import get_method
@@ -45,7 +45,8 @@ def main(argv=None):
     out = args.out or os.path.join("runs", f"benchmark-{args.name}")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bits = parse_bits(args.bits)
-    settings = parse_settings(args.set, lambda m: get_method(m).config_class)
+    kinds = parse_methods(methods)
+    settings = parse_settings(args.set, lambda m: get_method(kinds.get(m, m)).config_class)
     command = benchmark_command(args.dataset, methods, bits, args.seeds, out, args.set, args.validation,
                                 args.reference)
     table = run_benchmark(args.dataset or [default_dataset_path()], methods, bits, args.seeds, out,

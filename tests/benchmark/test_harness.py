@@ -185,3 +185,20 @@ def test_validation_scores_on_training_pairs_only(tmp_path, trainings):
     assert "### wikipedia-validation" in table and "validation split carved from the training pairs" in table
     with h5py.File(path) as f:
         assert f.attrs["split_seed"] == 1
+
+
+def test_one_method_under_two_labels(tmp_path, trainings):
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "--methods", "toy-test,narrow=toy-test", "--bits", "16", "--seeds", "1",
+                     "--out", out, "--set", "toy-test.epochs=1", "--set", "narrow.epochs=1",
+                     "--set", "narrow.hidden=4")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[1].startswith("[2/2] wikipedia narrow 16b seed 0: trained in ")
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [(r["method"], r["trains"], r["config"]["hidden"]) for r in runs] == [
+        ("toy-test", "toy-test", [32]), ("narrow", "toy-test", [4])]
+    assert (out / "runs" / "wikipedia" / "narrow-16b-seed0" / harness.MARKER).exists()
+    table = (out / "table.md").read_text()
+    assert "| narrow | " in table and "against toy-test" in table  # no cca-itq: the first method is the reference
+    assert_one_line_error(run_cli("benchmark", "--methods", "a=toy-test,a=cca-itq", "--out", out),
+                          "'a' is listed twice in --methods")

@@ -54,6 +54,7 @@ class Run:
 
     dataset: str
     dataset_path: str
+    name: str  # the method's label in the tables (the registry name unless given as LABEL=METHOD)
     method: str
     bits: int
     seed: int
@@ -71,7 +72,7 @@ class Run:
                 "dataset": self.dataset_identity}
 
     def label(self):
-        return f"{self.dataset} {self.method} {self.bits}b seed {self.seed}"
+        return f"{self.dataset} {self.name} {self.bits}b seed {self.seed}"
 
 
 def prepare_datasets(paths, seeds, out, *, validation=False, validation_queries=None):
@@ -120,8 +121,26 @@ def _sizes(sizes):
     return ", ".join(f"{k} {sizes[k]:,}" for k in ("query", "database", "train", "validation") if k in sizes)
 
 
+def parse_methods(entries):
+    """{label: registered method} from entries "METHOD" or "LABEL=METHOD" (e.g. "baseline=ugach"), in order."""
+    out = {}
+    for entry in entries:
+        label, _, method = str(entry).strip().rpartition("=")
+        label, method = (label or method).strip(), method.strip()
+        require(label and method, f"--methods takes METHOD or LABEL=METHOD entries, got {entry!r}")
+        require(label not in out, f"'{label}' is listed twice in --methods")
+        get_method(method)  # unknown names: one error line before anything is written
+        out[label] = method
+    require(out, "no methods given")
+    return out
+
+
 def plan_runs(datasets, methods, bits, seeds, out, settings=None):
-    """Every `Run` of the grid, in the order they train (dataset, method, bits, seed)."""
+    """Every `Run` of the grid, in the order they train (dataset, method, bits, seed).
+
+    `methods` maps a label to a registered method (`parse_methods`);
+    `settings` maps a label to {setting: value}.
+    """
     settings = settings or {}
     require(methods, "no methods given")
     require(bits, "no code lengths given")
@@ -134,13 +153,14 @@ def plan_runs(datasets, methods, bits, seeds, out, settings=None):
     runs = []
     for ds in datasets:
         identities = {s: dataset_identity(ds.files[s]) for s in seeds}
-        for method in methods:
+        for label, method in methods.items():
             config_class = get_method(method).config_class
             for b in bits:
                 for s in seeds:
-                    config = config_class.from_dict({**settings.get(method, {}), "bits": int(b), "seed": int(s)})
-                    run_dir = os.path.join(out, "runs", ds.name, f"{method}-{b}b-seed{s}")
-                    runs.append(Run(ds.name, ds.files[s], method, int(b), int(s), config, run_dir, identities[s]))
+                    config = config_class.from_dict({**settings.get(label, {}), "bits": int(b), "seed": int(s)})
+                    run_dir = os.path.join(out, "runs", ds.name, f"{label}-{b}b-seed{s}")
+                    runs.append(Run(ds.name, ds.files[s], label, method, int(b), int(s), config, run_dir,
+                                    identities[s]))
     return runs
 
 
@@ -201,17 +221,17 @@ def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, va
                   validation_queries=None, reference=None, pr_bits=None, command=None, echo=print):
     """Run (or reuse) the whole grid, then write out/results.json, out/table.md and the plots; returns the table.
 
-    `seeds` is a count (seeds 0..n-1) or a list. `settings` maps a method to
-    {setting: value} applied to every one of its runs. `reference` (default:
+    `methods` are entries "METHOD" or "LABEL=METHOD" (the same method under
+    several labels, each with its own settings). `seeds` is a count (seeds
+    0..n-1) or a list. `settings` maps a label to {setting: value} applied
+    to every one of its runs. `reference` (default:
     cca-itq when benchmarked, else the first method) is what paired
     differences are taken against. `echo` gets one progress line per run.
     """
     seeds = list(range(int(seeds))) if isinstance(seeds, int) else [int(s) for s in seeds]
     require(seeds, "--seeds must be at least 1")
-    methods, bits = list(methods), sorted(int(b) for b in bits)
-    require(len(set(methods)) == len(methods), "a method is listed twice in --methods")
-    for method in methods:
-        get_method(method)  # unknown names: one error line before anything is written
+    kinds, bits = parse_methods(methods), sorted(int(b) for b in bits)
+    methods = list(kinds)
     reference = reference or ("cca-itq" if "cca-itq" in methods else methods[0])
     require(reference in methods, f"reference method '{reference}' is not among --methods")
     pr_bits = pr_bits or bits[-1]
@@ -219,7 +239,7 @@ def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, va
     os.makedirs(out, exist_ok=True)
     datasets = prepare_datasets(dataset_paths, seeds, out, validation=validation,
                                 validation_queries=validation_queries)
-    runs = plan_runs(datasets, methods, bits, seeds, out, settings)
+    runs = plan_runs(datasets, kinds, bits, seeds, out, settings)
     check_runs(runs)
 
     records = []
@@ -227,11 +247,12 @@ def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, va
         status, seconds, report = run_one(run)
         echo(f"[{i}/{len(runs)}] {run.label()}: " + ("reused" if status == "reused" else
                                                     f"{status} in {seconds:.0f} s"))
-        records.append({"dataset": run.dataset, "method": run.method, "bits": run.bits, "seed": run.seed,
+        records.append({"dataset": run.dataset, "method": run.name, "trains": run.method, "bits": run.bits,
+                        "seed": run.seed,
                         "run_dir": run.run_dir, "dataset_file": run.dataset_path, "status": status,
                         "seconds": seconds, "config": run.config.to_dict(), "report": report})
 
-    spec = {"datasets": [dataclasses.asdict(d) for d in datasets], "methods": methods, "bits": bits, "seeds": seeds,
+    spec = {"datasets": [dataclasses.asdict(d) for d in datasets], "methods": kinds, "bits": bits, "seeds": seeds,
             "reference": reference, "validation": validation, "R": R, "settings": settings or {}, "command": command}
     write_text(os.path.join(out, "results.json"), json.dumps({**spec, "runs": records}, indent=2) + "\n")
     images = plots.write_plots(records, datasets, methods, bits, pr_bits, out)
@@ -255,7 +276,7 @@ def parse_bits(text):
 def benchmark_command(datasets, methods, bits, seeds, out, sets=(), validation=False, reference=None):
     """The `tfhash benchmark` command line that reproduces a table (written under it)."""
     parts = ["tfhash benchmark"] + [f"--dataset {shlex.quote(d)}" for d in datasets]
-    parts += [f"--methods {','.join(methods)}", f"--bits {','.join(map(str, bits))}", f"--seeds {seeds}"]
+    parts += [f"--methods {','.join(map(str, methods))}", f"--bits {','.join(map(str, bits))}", f"--seeds {seeds}"]
     parts += [f"--set {shlex.quote(s)}" for s in sets]
     parts += ["--validation"] if validation else []
     parts += [f"--reference {reference}"] if reference else []

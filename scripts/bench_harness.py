@@ -5,9 +5,14 @@ Takes a section NAME and a TITLE, then the flags of `tfhash benchmark`
 runs/benchmark-NAME), so rerunning re-renders the section without
 training; the plots are copied to docs/benchmarks/NAME-*.png.
 
-Usage:
-    python scripts/bench_harness.py wikipedia-unsupervised "Unsupervised methods, Wikipedia" \\
-        --methods cca-itq,uch,ugach --bits 16,32,64,128 --seeds 5
+Usage (the sections that replace the single-run method tables; run from the repository root):
+    python scripts/bench_harness.py harness-unsupervised "Unsupervised methods vs CCA-ITQ, Wikipedia" \\
+        --methods cca-itq,uch,baseline=ugach,baseline-gan=ugach,ugach --bits 16,32,64,128 --seeds 5 \\
+        --set baseline.variant=baseline --set baseline.epochs=50 --set baseline-gan.variant=baseline-gan
+    python scripts/bench_harness.py harness-supervised "Supervised methods vs CCA-ITQ, Wikipedia" \\
+        --methods cca-itq,sdch,sdch-1024=sdch,dvsh-bow,tuch --bits 16,32,64 --seeds 5 \\
+        --set sdch-1024.image_hidden=1024,1024 --set sdch-1024.text_hidden=1024,1024
+    (the same with --validation and NAME-validation: the model-selection tables)
 """
 
 import argparse

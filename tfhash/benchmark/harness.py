@@ -187,7 +187,7 @@ def check_runs(runs):
     for run in runs:
         saved = _saved_settings(run.run_dir)
         require(saved is None or saved == run.settings(),
-                f"{run.run_dir} holds a {run.method} run with other settings (or on other data); "
+                f"{run.run_dir} holds a {run.name} run with other settings (or on other data); "
                 f"remove it or choose another --out")
 
 

@@ -58,9 +58,9 @@ def benchmark_markdown(records, datasets, methods, bits, seeds, reference, *, co
     protocols = sorted({r["report"].get("database_codes", "out-of-sample") for r in records})
     out = [
         f"Mean ± sample standard deviation (ddof=1) over {len(seeds)} run(s), {seed_text}; **bold**: the best mean "
-        f"of its column. MAP@all and MAP@{R} by Hamming ranking, {', '.join(protocols)} database codes. "
-        f"Against {reference}: the mean over seeds of (method − {reference}) on the same seed, and on how many "
-        f"seeds the method scores higher.",
+        f"of its column. MAP@all and MAP@{R} by Hamming ranking, {', '.join(protocols)} database codes."
+        + (f" Against {reference}: the mean over seeds of (method − {reference}) on the same seed, and on how many "
+           f"seeds the method scores higher." if len(methods) > 1 else ""),
     ]
     if command:
         out.append(f"\nReproduce: `{command}`")

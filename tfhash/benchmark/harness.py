@@ -26,7 +26,7 @@ import time
 from tfhash.atomic import write_text
 from tfhash.benchmark import plots, table
 from tfhash.data.dataset import PairedDataset
-from tfhash.data.resplit import VALIDATION_SEED, default_validation_queries, reseeded_split, validation_split
+from tfhash.data.resplit import VALIDATION_SEED, reseeded_split, validation_split
 from tfhash.errors import TfhashError, require
 from tfhash.methods.registry import get_method
 from tfhash.training.checkpoint import latest_checkpoint
@@ -205,7 +205,8 @@ def run_one(run, *, verbose=0):
     start = time.perf_counter()
     tf_log = logging.getLogger("tensorflow")
     level = tf_log.level
-    tf_log.setLevel(logging.ERROR)  # a grid retraces the same encoders on purpose; one progress line per run is the output
+    # A grid retraces the same encoders on purpose; its output is one progress line per run.
+    tf_log.setLevel(logging.ERROR)
     try:
         train(run.method, run.config, dataset_path=run.dataset_path, run_dir=run.run_dir, resume=resume, R=R,
               verbose=verbose)

@@ -15,7 +15,7 @@ from tfhash.data.dataset import PairedDataset, write_dataset
 from tfhash.data.protocols import make_custom_splits
 from tfhash.errors import require
 
-#: Seed of the validation split every method page's choices were made on (scripts/bench_*.py, `tfhash benchmark --validation`).
+#: Seed of the validation split model selection uses (`tfhash benchmark --validation`, scripts/bench_*.py).
 VALIDATION_SEED = 1
 
 _FIELDS = ("images", "bow", "tokens", "labels")

@@ -7,10 +7,10 @@ training; the plots are copied to docs/benchmarks/NAME-*.png.
 
 Usage (the sections that replace the single-run method tables; run from the repository root):
     python scripts/bench_harness.py harness-unsupervised "Unsupervised methods vs CCA-ITQ, Wikipedia" \\
-        --methods cca-itq,uch,baseline=ugach,baseline-gan=ugach,ugach --bits 16,32,64,128 --seeds 5 \\
+        --methods cca-itq,uch,baseline=ugach,baseline-gan=ugach,ugach --bits 16,32,64,128 --seeds 5 --unified \\
         --set baseline.variant=baseline --set baseline.epochs=50 --set baseline-gan.variant=baseline-gan
     python scripts/bench_harness.py harness-supervised "Supervised methods vs CCA-ITQ, Wikipedia" \\
-        --methods cca-itq,sdch,sdch-1024=sdch,dvsh-bow,tuch --bits 16,32,64 --seeds 5 \\
+        --methods cca-itq,sdch,sdch-1024=sdch,dvsh-bow,tuch --bits 16,32,64 --seeds 5 --unified \\
         --set sdch-1024.image_hidden=1024,1024 --set sdch-1024.text_hidden=1024,1024
     (the same with --validation and NAME-validation: the model-selection tables)
 """
@@ -37,6 +37,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--set", action="append", default=[], metavar="METHOD.SETTING=VALUE")
     parser.add_argument("--validation", action="store_true")
+    parser.add_argument("--unified", action="store_true")
     parser.add_argument("--reference", default=None)
     parser.add_argument("--out", default=None, help="benchmark folder (default: runs/benchmark-NAME)")
     args = parser.parse_args(argv)
@@ -53,9 +54,10 @@ def main(argv=None):
     kinds = parse_methods(methods)
     settings = parse_settings(args.set, lambda m: get_method(kinds.get(m, m)).config_class)
     command = benchmark_command(args.dataset, methods, bits, args.seeds, out, args.set, args.validation,
-                                args.reference)
+                                args.reference, args.unified)
     table = run_benchmark(args.dataset or [default_dataset_path()], methods, bits, args.seeds, out,
-                          settings=settings, validation=args.validation, reference=args.reference, command=command)
+                          settings=settings, validation=args.validation, unified=args.unified, reference=args.reference,
+                          command=command)
     facts = run_facts()  # after the runs: the load average they saw
 
     def move_plot(match):

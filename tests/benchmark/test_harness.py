@@ -202,3 +202,21 @@ def test_one_method_under_two_labels(tmp_path, trainings):
     assert "| narrow | " in table and "against toy-test" in table  # no cca-itq: the first method is the reference
     assert_one_line_error(run_cli("benchmark", "--methods", "a=toy-test,a=cca-itq", "--out", out),
                           "'a' is listed twice in --methods")
+
+
+def test_unified_table_for_methods_that_learn_b(tmp_path, trainings):
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "--methods", "cca-itq,toy-test", "--bits", "16", "--seeds", "2", "--out", out,
+                     "--set", "toy-test.epochs=1", "--unified")
+    assert result.exit_code == 0, result.output
+    runs = json.loads((out / "results.json").read_text())["runs"]
+    assert [r["unified_report"] is None for r in runs] == [True, True, False, False]  # CCA-ITQ learns no B
+    toy = [r["unified_report"] for r in runs if r["method"] == "toy-test"]
+    assert all(u["database_codes"] == "unified" for u in toy)
+    table = (out / "table.md").read_text()
+    section = table[table.index("**MAP@all, unified database codes**"):]
+    values = [u["map_all"]["i2t"] for u in toy]
+    row = next(line for line in section.splitlines() if line.startswith("| toy-test |"))
+    assert row.startswith(f"| toy-test | **{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}** |")
+    assert "| cca-itq |" not in section.split("**MAP@50, unified")[0]
+    assert "--unified" in table  # the reproducing command

@@ -218,8 +218,24 @@ def run_one(run, *, verbose=0):
     return ("resumed" if resume else "trained"), seconds, _read_json(os.path.join(run.run_dir, "report.json"))
 
 
+def unified_report(run):
+    """MAP of a run's query codes against its learned database codes B (the unified protocol), or None.
+
+    None for methods that learn no B (e.g. CCA-ITQ). Computed from codes.h5,
+    nothing written: the run folder stays as `train` left it.
+    """
+    from tfhash.eval.report import cross_modal_report
+    from tfhash.training.codes import read_codes
+
+    codes = read_codes(os.path.join(run.run_dir, "codes.h5"))
+    if "database_unified" not in codes:
+        return None
+    return cross_modal_report(codes, R=R, seed=run.seed, tasks=("i2t", "t2i"), database_protocol="unified")
+
+
 def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, validation=False,
-                  validation_queries=None, reference=None, pr_bits=None, command=None, echo=print):
+                  validation_queries=None, reference=None, pr_bits=None, unified=False, command=None,
+                  echo=print):
     """Run (or reuse) the whole grid, then write out/results.json, out/table.md and the plots; returns the table.
 
     `methods` are entries "METHOD" or "LABEL=METHOD" (the same method under
@@ -227,7 +243,9 @@ def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, va
     0..n-1) or a list. `settings` maps a label to {setting: value} applied
     to every one of its runs. `reference` (default:
     cca-itq when benchmarked, else the first method) is what paired
-    differences are taken against. `echo` gets one progress line per run.
+    differences are taken against. With `unified`, methods that learn
+    database codes B are also scored with B as the database (a separate
+    table). `echo` gets one progress line per run.
     """
     seeds = list(range(int(seeds))) if isinstance(seeds, int) else [int(s) for s in seeds]
     require(seeds, "--seeds must be at least 1")
@@ -252,9 +270,12 @@ def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, va
                         "seed": run.seed,
                         "run_dir": run.run_dir, "dataset_file": run.dataset_path, "status": status,
                         "seconds": seconds, "config": run.config.to_dict(), "report": report})
+        if unified:
+            records[-1]["unified_report"] = unified_report(run)
 
     spec = {"datasets": [dataclasses.asdict(d) for d in datasets], "methods": kinds, "bits": bits, "seeds": seeds,
-            "reference": reference, "validation": validation, "R": R, "settings": settings or {}, "command": command}
+            "reference": reference, "validation": validation, "unified": unified, "R": R, "settings": settings or {},
+            "command": command}
     write_text(os.path.join(out, "results.json"), json.dumps({**spec, "runs": records}, indent=2) + "\n")
     images = plots.write_plots(records, datasets, methods, bits, pr_bits, out)
     markdown = table.benchmark_markdown(records, datasets, methods, bits, seeds, reference, command=command,
@@ -274,12 +295,14 @@ def parse_bits(text):
     return sorted(bits)
 
 
-def benchmark_command(datasets, methods, bits, seeds, out, sets=(), validation=False, reference=None):
+def benchmark_command(datasets, methods, bits, seeds, out, sets=(), validation=False, reference=None,
+                      unified=False):
     """The `tfhash benchmark` command line that reproduces a table (written under it)."""
     parts = ["tfhash benchmark"] + [f"--dataset {shlex.quote(d)}" for d in datasets]
     parts += [f"--methods {','.join(map(str, methods))}", f"--bits {','.join(map(str, bits))}", f"--seeds {seeds}"]
     parts += [f"--set {shlex.quote(s)}" for s in sets]
     parts += ["--validation"] if validation else []
+    parts += ["--unified"] if unified else []
     parts += [f"--reference {reference}"] if reference else []
     return " ".join(parts + [f"--out {shlex.quote(out)}"])
 

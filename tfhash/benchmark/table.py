@@ -71,6 +71,14 @@ def benchmark_markdown(records, datasets, methods, bits, seeds, reference, *, co
             if len(methods) > 1:
                 out.append(f"\n**{label}, against {reference}: mean paired difference (seeds won)**\n\n"
                            + paired_table(records, ds.name, methods, bits, metric, reference))
+        learned = [dict(r, report=r["unified_report"]) for r in records
+                   if r["dataset"] == ds.name and r.get("unified_report")]
+        if learned:
+            names = [m for m in methods if any(r["method"] == m for r in learned)]
+            for metric, label in (("map_all", "MAP@all"), ("map_at_r", f"MAP@{R}")):
+                out.append(f"\n**{label}, unified database codes** (the database is the codes B learned for the "
+                           f"training items, not their out-of-sample codes; only methods that learn B)\n\n"
+                           + metric_table(learned, ds.name, names, bits, metric))
         for image in (images or {}).get(ds.name, []):
             out.append(f"\n![{image['title']}]({image['file']})")
     return "\n".join(out) + "\n"

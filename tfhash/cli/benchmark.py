@@ -17,8 +17,10 @@ from tfhash.cli.quiet import import_tensorflow
               help="Benchmark folder: run folders, results.json, table.md, plots. Rerun to reuse finished runs.")
 @click.option("--set", "sets", multiple=True, metavar="METHOD.SETTING=VALUE", help="A setting for every run of METHOD.")
 @click.option("--validation", is_flag=True, help="Score on a validation split carved from the training pairs.")
+@click.option("--unified", is_flag=True,
+              help="Also score methods that learn database codes B (UCH, SDCH) with B as the database.")
 @click.option("--reference", default=None, help="Method the others are compared with (default: cca-itq if listed).")
-def benchmark(datasets, methods, bits, seeds, out, sets, validation, reference):
+def benchmark(datasets, methods, bits, seeds, out, sets, validation, unified, reference):
     """Benchmark methods over code lengths and seeds: mean ± std per cell, paired differences against a reference."""
     import_tensorflow()
     from tfhash.benchmark.harness import benchmark_command, parse_bits, parse_methods, run_benchmark
@@ -30,7 +32,8 @@ def benchmark(datasets, methods, bits, seeds, out, sets, validation, reference):
     bits = parse_bits(bits)
     kinds = parse_methods(methods)
     settings = parse_settings(sets, lambda m: get_method(kinds.get(m, m)).config_class)
-    command = benchmark_command(datasets, methods, bits, seeds, out, sets, validation, reference)
+    command = benchmark_command(datasets, methods, bits, seeds, out, sets, validation, reference, unified)
     table = run_benchmark(list(datasets) or [default_dataset_path()], methods, bits, seeds, out, settings=settings,
-                          validation=validation, reference=reference, command=command, echo=click.echo)
+                          validation=validation, unified=unified, reference=reference, command=command,
+                          echo=click.echo)
     click.echo(table)

@@ -31,6 +31,7 @@ from tfhash.errors import TfhashError, require
 from tfhash.methods.registry import get_method
 from tfhash.training.checkpoint import latest_checkpoint
 from tfhash.training.run import train
+from tfhash.training.run_folder import RunFolder
 
 MARKER = "FINISHED"
 R = 50
@@ -174,9 +175,8 @@ def _saved_settings(run_dir):
     marker = os.path.join(run_dir, MARKER)
     if os.path.exists(marker):
         return _read_json(marker)["settings"]
-    config = os.path.join(run_dir, "config.json")
-    if os.path.exists(config):
-        saved = _read_json(config)
+    saved = RunFolder(run_dir).read_config(required=False)
+    if saved:
         return {"method": saved["method"], "config": saved["config"],
                 "dataset": {k: saved["dataset"].get(k) for k in IDENTITY}}
     return None
@@ -197,9 +197,9 @@ def run_one(run, *, verbose=0):
     if os.path.exists(marker):
         saved = _read_json(marker)
         require(saved["settings"] == run.settings(), f"{run.run_dir} holds a run with other settings")
-        return "reused", saved["seconds"], _read_json(os.path.join(run.run_dir, "report.json"))
-    resume = (os.path.exists(os.path.join(run.run_dir, "config.json"))
-              and latest_checkpoint(os.path.join(run.run_dir, "checkpoints")) is not None)
+        return "reused", saved["seconds"], RunFolder(run.run_dir).read_report()
+    folder = RunFolder(run.run_dir)
+    resume = folder.exists("config.json") and latest_checkpoint(folder.checkpoints) is not None
     if not resume and os.path.exists(run.run_dir):  # killed before its first checkpoint: nothing worth keeping
         shutil.rmtree(run.run_dir)
     start = time.perf_counter()
@@ -215,7 +215,7 @@ def run_one(run, *, verbose=0):
     seconds = round(time.perf_counter() - start, 1)
     # Written last: only a run that got this far is ever reused.
     write_text(marker, json.dumps({"settings": run.settings(), "seconds": seconds, "resumed": resume}, indent=2))
-    return ("resumed" if resume else "trained"), seconds, _read_json(os.path.join(run.run_dir, "report.json"))
+    return ("resumed" if resume else "trained"), seconds, folder.read_report()
 
 
 def unified_report(run):
@@ -225,9 +225,7 @@ def unified_report(run):
     nothing written: the run folder stays as `train` left it.
     """
     from tfhash.eval.report import cross_modal_report
-    from tfhash.training.codes import read_codes
-
-    codes = read_codes(os.path.join(run.run_dir, "codes.h5"))
+    codes = RunFolder(run.run_dir).read_codes()
     if "database_unified" not in codes:
         return None
     return cross_modal_report(codes, R=R, seed=run.seed, tasks=("i2t", "t2i"), database_protocol="unified")

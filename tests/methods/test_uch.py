@@ -64,6 +64,11 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
     assert model.image_encoder.trainable_variables
     assert all(id(v) in image_side for v in model.image_encoder.trainable_variables)
 
+    # Without a choice, pixels go through the default CNN (like SDCH and DVSH): no flag needed for raw images.
+    default = UCH(UCHConfig(bits=16), image_shape=data.image_shape, text_shape=data.text_shape("bow"),
+                  train_size=data.split("train").size)
+    assert default.image_encoder is not None and default.hash_image(images).shape == (8, 16)
+
     # A local weights file of the keras.applications network (what Keras' *_notop.h5 files hold).
     weights = os.path.join(str(tmp_path), "mobilenetv2.weights.h5")
     application = [layer for layer in model.image_encoder.layers if isinstance(layer, keras.Model)][0]

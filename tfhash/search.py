@@ -12,12 +12,14 @@ import numpy as np
 
 from tfhash.errors import TfhashError, require
 from tfhash.training.codes import read_codes
+from tfhash.training.run_state import require_finished
 
 
 def build_run_index(run_dir, *, modality="text", kind="flat", out=None):
     """Index the database codes of `modality` from RUN_DIR/codes.h5; returns (path, count, bits)."""
     from tfhash.index.binary import BinaryIndex
 
+    require_finished(run_dir)
     codes = read_codes(os.path.join(run_dir, "codes.h5"))
     database = codes[f"database_{modality}"]
     index = BinaryIndex.build(database, ids=codes["database_ids"], kind=kind)
@@ -122,6 +124,7 @@ def query_codes_for(*, run_dir=None, positions=(), inputs=None, codes_path=None,
         return _model_codes(exported, modality, inputs, texts)
     require(not texts, "--texts needs --model (an export that takes strings)")
     require(run_dir is not None, "--query and --inputs need --run RUN_DIR or --model MODEL")
+    require_finished(run_dir)
     if positions:
         return _pick(read_codes(os.path.join(run_dir, "codes.h5"))[f"query_{modality}"], positions)
     x = _load_npy(inputs, "inputs")

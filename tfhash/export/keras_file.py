@@ -18,7 +18,7 @@ it does not register the methods.
 
 import os
 
-from tfhash.errors import require
+from tfhash.errors import TfhashError, require
 
 
 def register_methods():
@@ -40,8 +40,24 @@ def model_file(path):
 
 
 def load_model(path):
-    """The trained `Hasher` in a `.keras` file (or a run folder's `model.keras`), methods registered first."""
+    """The trained `Hasher` in a `.keras` file (or a run folder's `model.keras`), methods registered first.
+
+    A damaged file raises a one-line `TfhashError` naming it (Keras itself
+    may report a truncated archive as "file not found").
+    """
+    import zipfile
+
     import keras
 
     register_methods()
-    return keras.models.load_model(model_file(path))
+    path = model_file(path)
+    if os.path.basename(path) == "model.keras":  # a run's model: only once its training finished
+        from tfhash.training.run_state import require_finished
+
+        require_finished(os.path.dirname(os.path.abspath(path)))
+    damaged = f"{path} is damaged ({{}}); train the run again (or restore the file)"
+    require(zipfile.is_zipfile(path), damaged.format("not a .keras archive"))
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # Keras raises many types for a bad archive, some misleading
+        raise TfhashError(damaged.format(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")) from None

@@ -11,7 +11,7 @@ Layout (what TF Serving's file-system source watches)::
         assets.extra/codes.h5             the run's query/database codes (optional)
       2/ ...                  each export adds the next integer; none is ever overwritten
 
-A version is written to a hidden ``OUT/.tmp-export-*`` folder and renamed
+A version is written to a hidden ``OUT/.export.tfhash-PID-*.tmp`` folder and renamed
 to its number only when complete, so a crash never leaves half a version
 (TF Serving ignores folders whose names are not numbers).
 
@@ -51,6 +51,7 @@ import tempfile
 
 import numpy as np
 
+from tfhash.atomic import clean_stale_temporaries, temp_prefix
 from tfhash.errors import TfhashError, require
 
 SIGNATURE_NAMES = ("serving_default", "encode_image", "encode_text")
@@ -65,7 +66,6 @@ UNKNOWN_TOKEN = "<unk>"
 #: the characters that separate tokens in a text string (besides whitespace)
 TOKEN_SEPARATORS = ","
 
-_TMP_PREFIX = ".tmp-export-"
 
 
 # --------------------------------------------------------------------------- versions
@@ -306,8 +306,9 @@ def export_model(model, out, *, vocabulary=None, version=None, codes_path=None, 
     out = os.fspath(out)
     require(not os.path.isfile(out), f"{out} is a file; --out names a folder of model versions")
     os.makedirs(out, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=out)
-    asset_dir = tempfile.mkdtemp(prefix=_TMP_PREFIX + "assets-", dir=out)
+    clean_stale_temporaries(out)  # of an export killed earlier
+    tmp = tempfile.mkdtemp(prefix=temp_prefix("export"), suffix=".tmp", dir=out)
+    asset_dir = tempfile.mkdtemp(prefix=temp_prefix("export-assets"), suffix=".tmp", dir=out)
     try:
         staged = os.path.join(tmp, "model")
         archive = build_archive(model, vocabulary=vocabulary, asset_dir=asset_dir)
@@ -327,9 +328,11 @@ def export_model(model, out, *, vocabulary=None, version=None, codes_path=None, 
 def export_run(run_dir, out, *, version=None, with_codes=True):
     """`tfhash export RUN_DIR --out OUT`: the run's `model.keras` (+ vocabulary, codes) as `OUT/<version>/`."""
     from tfhash.export.keras_file import load_model
+    from tfhash.training.run_state import read_run_config, require_finished
 
     run_dir = os.fspath(run_dir)
     require(os.path.isdir(run_dir), f"no run folder at {run_dir}")
+    require_finished(run_dir)
     model = load_model(run_dir)
     vocabulary = None
     if _text_input_kind(model) == "tokens":
@@ -338,16 +341,18 @@ def export_run(run_dir, out, *, version=None, with_codes=True):
                 f"{run_dir} has no vocabulary.txt, which a token-sequence model needs to take text strings")
         vocabulary = read_vocabulary(vocab_path)
     source = {"run_dir": os.path.abspath(run_dir)}
-    for name in ("config.json", "report.json"):
-        path = os.path.join(run_dir, name)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                record = json.load(f)
-            if name == "config.json":
-                source["dataset"] = record.get("dataset", {}).get("name")
-            else:
-                source["map_all"] = record.get("map_all")
-                source["database_codes"] = record.get("database_codes")
+    config = read_run_config(run_dir, required=False)
+    if config:
+        source["dataset"] = config.get("dataset", {}).get("name")
+    report_path = os.path.join(run_dir, "report.json")
+    if os.path.exists(report_path):
+        try:
+            with open(report_path, encoding="utf-8") as f:
+                report = json.load(f)
+        except (ValueError, UnicodeDecodeError):
+            raise TfhashError(f"{report_path} is damaged (not JSON); rewrite it with `tfhash evaluate {run_dir}`") from None
+        source["map_all"] = report.get("map_all")
+        source["database_codes"] = report.get("database_codes")
     codes_path = os.path.join(run_dir, "codes.h5")
     if with_codes:
         require(os.path.exists(codes_path), f"{run_dir} has no codes.h5; pass --no-codes to export the model alone")

@@ -52,7 +52,11 @@ def read_codes(path):
                     if key == "ids":
                         value = [s.decode() if isinstance(s, bytes) else str(s) for s in value]
                     out[f"{group}_{key}" if key != "labels" else f"{group}_labels"] = value
-    except OSError as err:
-        raise TfhashError(f"cannot read codes file {path}: {err}") from None
-    out["bits"] = int(out["bits"])
+        out["bits"] = int(out["bits"])
+        for key in ("method", "dataset"):
+            require(key in out, f"{path} has no '{key}' attribute")
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        raise TfhashError(f"codes file {path} is damaged ({err}); rewrite it by training the run again") from None
+    except TfhashError as err:
+        raise TfhashError(f"codes file {path} is damaged ({err}); rewrite it by training the run again") from None
     return out

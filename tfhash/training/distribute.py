@@ -1,5 +1,8 @@
 """`--strategy default|mirrored|multiworker` as tf.distribute strategies."""
 
+import json
+import os
+
 import tensorflow as tf
 
 from tfhash.errors import TfhashError
@@ -22,5 +25,19 @@ def make_strategy(name="default"):
         cross = None if gpus else tf.distribute.ReductionToOneDevice()
         return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=cross)
     if name == "multiworker":
+        _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise TfhashError(f"unknown strategy '{name}' (known: {', '.join(STRATEGIES)})")
+
+
+def _check_tf_config():
+    """A set TF_CONFIG must be a JSON object (TensorFlow would fail with a traceback)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise TfhashError(f"TF_CONFIG is not JSON ({err}); set it to the cluster description, or unset it") from None
+    if not isinstance(value, dict):
+        raise TfhashError("TF_CONFIG must be a JSON object like {\"cluster\": ..., \"task\": ...}")

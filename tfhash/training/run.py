@@ -24,6 +24,8 @@ from tfhash.methods.registry import get_method
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
 from tfhash.training.codes import read_codes, write_codes
 from tfhash.training.distribute import make_strategy
+from tfhash.training.run_state import (check_run_inputs, hold_run_lock, mark_finished, read_run_config,
+                                       releases_run_locks, require_finished)
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def _write_config(run_dir, record):
     write_text(os.path.join(run_dir, "config.json"), json.dumps(record, indent=2, sort_keys=True))
 
 
+@releases_run_locks
 def train(method, config=None, *, dataset_path, run_dir=None, strategy="default", resume=False,
           evaluate=True, R=50, database_codes="out-of-sample", verbose="auto", deterministic=True):
     """Train `method` on `dataset_path`; returns the run folder.
@@ -91,6 +94,7 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     require(database_codes in DATABASE_PROTOCOLS, f"unknown database codes protocol '{database_codes}'")
     dataset = PairedDataset(dataset_path)
     _check_dataset(dataset, method_cls)
+    check_run_inputs(dataset, method_cls, config)  # every row the run will encode, and the size, before any work
 
     run_dir = run_dir or default_run_dir(method, config.bits)
     strat = make_strategy(strategy)
@@ -102,11 +106,12 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         "replicas": int(strat.num_replicas_in_sync),
         "seed": config.seed,
         "versions": {"tfhash": tfhash.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+        "finished": False,  # set once model.keras and codes.h5 are complete (run_state.mark_finished)
     }
+    hold_run_lock(run_dir, create=not resume)
     if resume:
         require(os.path.exists(os.path.join(run_dir, "config.json")), f"nothing to resume in {run_dir}")
-        with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
-            saved = json.load(f)
+        saved = read_run_config(run_dir)
         # Through JSON as config.json holds it: tuple settings come back as lists.
         require(saved["method"] == method and saved["config"] == json.loads(json.dumps(record["config"]))
                 and saved.get("replicas") == record["replicas"],
@@ -140,6 +145,7 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
 
     save_model_file(model, os.path.join(run_dir, "model.keras"))
     export_codes(model, dataset, run_dir)
+    mark_finished(run_dir)
     if evaluate:
         evaluate_run(run_dir, R=R, database_codes=database_codes, model=model)
     return run_dir
@@ -200,6 +206,7 @@ def export_codes(model, dataset, run_dir):
                 method=type(model).method_name, bits=model.bits, dataset=dataset.name)
 
 
+@releases_run_locks
 def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None, model=None):
     """(Re)write `report.json`, the plots and the method's figures of a run; returns the report.
 
@@ -214,16 +221,13 @@ def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None, m
 
     require(database_codes in DATABASE_PROTOCOLS,
             f"unknown database codes protocol '{database_codes}' (known: {', '.join(DATABASE_PROTOCOLS)})")
+    record = require_finished(run_dir)
+    hold_run_lock(run_dir, create=False)
     codes = read_codes(os.path.join(run_dir, "codes.h5"))
     require("query_labels" in codes, "this run's dataset has no labels, so retrieval cannot be scored")
     if database_codes == "unified":
         require("database_unified" in codes,
                 f"{codes['method']} learns no unified codes for these database items; use --database-codes out-of-sample")
-    config_path = os.path.join(run_dir, "config.json")
-    record = {}
-    if os.path.exists(config_path):
-        with open(config_path, encoding="utf-8") as f:
-            record = json.load(f)
     report = cross_modal_report(codes, R=R, top_k=top_k, seed=record.get("seed", 0), database_protocol=database_codes)
     extra = {
         "method": codes["method"],

@@ -100,8 +100,8 @@ def _load_npy(path, what):
     require(os.path.exists(path), f"{what} file not found: {path}")
     try:
         return np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise TfhashError(f"cannot read {what} file {path}: {err}") from None
+    except (ValueError, EOFError, OSError) as err:  # numpy's errors for a damaged .npy
+        raise TfhashError(f"cannot read {what} file {path}: the file is damaged or not a .npy array ({err})") from None
 
 
 def query_codes_for(*, run_dir=None, positions=(), inputs=None, codes_path=None, modality="image", model=None,

@@ -328,6 +328,7 @@ def export_model(model, out, *, vocabulary=None, version=None, codes_path=None, 
 def export_run(run_dir, out, *, version=None, with_codes=True):
     """`tfhash export RUN_DIR --out OUT`: the run's `model.keras` (+ vocabulary, codes) as `OUT/<version>/`."""
     from tfhash.export.keras_file import load_model
+    from tfhash.training.codes import read_codes
     from tfhash.training.run_state import read_run_config, require_finished
 
     run_dir = os.fspath(run_dir)
@@ -356,6 +357,7 @@ def export_run(run_dir, out, *, version=None, with_codes=True):
     codes_path = os.path.join(run_dir, "codes.h5")
     if with_codes:
         require(os.path.exists(codes_path), f"{run_dir} has no codes.h5; pass --no-codes to export the model alone")
+        read_codes(codes_path)  # a damaged file is reported now, not halfway through the export
     return export_model(model, out, vocabulary=vocabulary, version=version,
                         codes_path=codes_path if with_codes else None, source=source)
 

@@ -98,8 +98,8 @@ def open_source(source, stack, what):
     if ext == ".npy":
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as err:
-            raise TfhashError(f"cannot read {path}: {err}") from None
+        except (ValueError, EOFError, OSError) as err:  # numpy's errors for a damaged .npy
+            raise TfhashError(f"cannot read {path}: the file is damaged or not a .npy array ({err})") from None
     if ext == ".mat":
         mat = stack.enter_context(MatFile(path))
         if inner is None:

@@ -1,6 +1,7 @@
 """Fixtures of the fault-injection suite: small finished runs to damage, and ways to damage files."""
 
 import os
+import re
 import shutil
 
 import pytest
@@ -37,12 +38,14 @@ def snapshot(folder):
     return out
 
 
+# Hidden temporaries of every tfhash writer, old names included (so the suite also runs on older code).
+_TEMPORARY = re.compile(r"^\..*\.tmp(\.keras)?$|^\.tmp-export-")
+
+
 def temporaries(folder):
     """tfhash temporaries anywhere under `folder`."""
-    from tfhash.atomic import is_temporary
-
     return sorted(os.path.relpath(os.path.join(root, n), folder)
-                  for root, dirs, files in os.walk(folder) for n in dirs + files if is_temporary(n))
+                  for root, dirs, files in os.walk(folder) for n in dirs + files if _TEMPORARY.match(n))
 
 
 @pytest.fixture(scope="session")

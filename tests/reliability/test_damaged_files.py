@@ -11,9 +11,9 @@ from tests.helpers import run_cli
 from tests.reliability.conftest import CORRUPTIONS, corrupt, snapshot, temporaries
 
 
-def assert_refused(result, name):
-    """Exit 2, exactly one `error:` line, naming the damaged file."""
-    lines = [line for line in result.output.splitlines() if line.strip()]
+def assert_refused(result, name, stream="output"):
+    """Exit 2, exactly one `error:` line (in all the output, or in `stream`), naming the damaged file."""
+    lines = [line for line in getattr(result, stream).splitlines() if line.strip()]
     assert result.exit_code == 2, result.output
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert name in lines[0], result.output

@@ -174,10 +174,11 @@ def test_second_writer_of_a_run_is_refused(killed_copy, dataset):
 
 
 # --- cause 1: TF_CONFIG -------------------------------------------------------------------------
-def test_tf_config_not_json(dataset, tmp_path, monkeypatch):
+@pytest.mark.parametrize("strategy", ["mirrored", "multiworker"])
+def test_tf_config_not_json(dataset, tmp_path, monkeypatch, strategy):
     monkeypatch.setenv("TF_CONFIG", "{cluster: nope")
     result = run_cli("train", "cca-itq", "--dataset", dataset, "--out", tmp_path / "run", "--bits", 8,
-                     "--strategy", "multiworker")
+                     "--strategy", strategy)
     assert_refused(result, "TF_CONFIG is not JSON")
     assert not os.path.exists(tmp_path / "run")
 

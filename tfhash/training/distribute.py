@@ -18,6 +18,8 @@ def make_strategy(name="default"):
     """
     if name == "default":
         return tf.distribute.get_strategy()
+    if name in STRATEGIES:
+        _check_tf_config()  # TensorFlow reads it for mirrored too, and fails with a traceback
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
@@ -25,7 +27,6 @@ def make_strategy(name="default"):
         cross = None if gpus else tf.distribute.ReductionToOneDevice()
         return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=cross)
     if name == "multiworker":
-        _check_tf_config()
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise TfhashError(f"unknown strategy '{name}' (known: {', '.join(STRATEGIES)})")
 

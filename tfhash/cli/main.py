@@ -35,6 +35,9 @@ class _Root(click.Group):
         except click.Abort:
             click.echo("aborted", err=True)
             sys.exit(1)
+        except BrokenPipeError:  # e.g. `tfhash search ... | head`: stop quietly, as click itself does
+            sys.stdout = click.utils.PacifyFlushWrapper(sys.stdout)
+            sys.exit(1)
         if standalone_mode:
             sys.exit(result if isinstance(result, int) else 0)
         return result
@@ -48,8 +51,10 @@ class _Root(click.Group):
             _fail(err)
         except FileNotFoundError as err:
             _fail(f"file not found: {err.filename or err}")
+        except BrokenPipeError:
+            raise
         except OSError as err:  # full disk, read-only folder, unreadable file: named, on one line
-            if err.filename and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            if err.filename and err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
                 _fail(write_error(err.filename, err))
             _fail(f"{err.filename + ': ' if err.filename else ''}{err.strerror or err}")
         except MemoryError:

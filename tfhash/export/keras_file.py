@@ -18,7 +18,7 @@ it does not register the methods.
 
 import os
 
-from tfhash.errors import TfhashError, require
+from tfhash.errors import require
 
 
 def register_methods():
@@ -45,19 +45,10 @@ def load_model(path):
     A damaged file raises a one-line `TfhashError` naming it (Keras itself
     may report a truncated archive as "file not found").
     """
-    import zipfile
-
-    import keras
+    from tfhash.training.run_state import load_keras_file, require_finished
 
     register_methods()
     path = model_file(path)
     if os.path.basename(path) == "model.keras":  # a run's model: only once its training finished
-        from tfhash.training.run_state import require_finished
-
         require_finished(os.path.dirname(os.path.abspath(path)))
-    damaged = f"{path} is damaged ({{}}); train the run again (or restore the file)"
-    require(zipfile.is_zipfile(path), damaged.format("not a .keras archive"))
-    try:
-        return keras.models.load_model(path)
-    except Exception as err:  # Keras raises many types for a bad archive, some misleading
-        raise TfhashError(damaged.format(f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}")) from None
+    return load_keras_file(path)

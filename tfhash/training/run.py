@@ -24,8 +24,8 @@ from tfhash.methods.registry import get_method
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
 from tfhash.training.codes import read_codes, write_codes
 from tfhash.training.distribute import make_strategy
-from tfhash.training.run_state import (check_run_inputs, hold_run_lock, mark_finished, read_run_config,
-                                       releases_run_locks, require_finished)
+from tfhash.training.run_state import (check_run_inputs, hold_run_lock, load_keras_file, mark_finished,
+                                       read_run_config, releases_run_locks, require_finished)
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +264,6 @@ def write_figures(run_dir, method, dataset_info, *, model=None):
         if not os.path.exists(model_path):
             log.warning("no model.keras in %s; %s figures skipped", run_dir, method)
             return {}
-        model = keras.models.load_model(model_path)  # get_method above registered the methods with Keras
+        model = load_keras_file(model_path)  # get_method above registered the methods with Keras
     with PairedDataset(path) as dataset:
         return dict(model.write_visualisations(run_dir, dataset))

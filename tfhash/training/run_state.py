@@ -131,6 +131,25 @@ def _writable_by_us(run_dir):
     return os.access(run_dir, os.W_OK)
 
 
+def load_keras_file(path):
+    """`keras.models.load_model(path)`, with a damaged file reported in one line naming it.
+
+    (Keras may report a truncated archive as "file not found".) The methods
+    must be registered first.
+    """
+    import zipfile
+
+    import keras
+
+    damaged = f"{path} is damaged ({{}}); train the run again (or restore the file)"
+    require(zipfile.is_zipfile(path), damaged.format("not a .keras archive"))
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # Keras raises many types for a bad archive, some misleading
+        first_line = str(err).splitlines()[0] if str(err) else ""
+        raise TfhashError(damaged.format(f"{type(err).__name__}: {first_line}")) from None
+
+
 def check_memory(bits, items):
     """Refuse (one line) a code length whose codes alone would not fit in this machine's memory.
 

@@ -20,7 +20,7 @@ import os
 import h5py
 import numpy as np
 
-from tfhash.atomic import atomic_path
+from tfhash.atomic import atomic_path, refuse_other_kind
 from tfhash.errors import TfhashError, require
 
 FORMAT_VERSION = 1
@@ -37,6 +37,37 @@ def _check_finite(name, array):
         for start in range(0, array.shape[0], step):
             if not np.all(np.isfinite(array[start : start + step])):
                 raise TfhashError(f"{name} contains NaN or inf values")
+
+
+def as_pixel_values(block, what="images"):
+    """A block of pixel values as uint8, refusing what is not whole numbers 0..255.
+
+    Float images scaled to 0..1 are refused rather than guessed at: rounding
+    them would store pixels 0 and 1 (black); multiply them by 255 first.
+    """
+    block = np.asarray(block)
+    if block.dtype == np.uint8 or block.size == 0:
+        return block.astype(np.uint8)
+    require(block.dtype.kind in "biuf", f"{what} must be numbers, got dtype {block.dtype}")
+    if block.dtype.kind == "f":
+        require(bool(np.all(np.isfinite(block))), f"{what} contain NaN or inf values")
+    lo, hi = block.min(), block.max()
+    require(lo >= 0 and hi <= 255, f"{what} must hold pixel values in 0..255, found {lo}..{hi}")
+    if block.dtype.kind == "f":
+        require(float(hi) > 1.0,
+                f"{what} are floats within 0..1; pixel images must hold values in 0..255 (multiply by 255 first)")
+        require(bool(np.all(block == np.round(block))),
+                f"{what} hold fractional pixel values; pixel images must hold whole numbers 0..255")
+    return block.astype(np.uint8)
+
+
+def is_dataset_file(path):
+    """Whether `path` is a tfhash dataset file (an HDF5 file with /images and /splits)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return "images" in f and "splits" in f
+    except (OSError, ValueError):
+        return False
 
 
 def validate_arrays(*, images, bow=None, tokens=None, labels=None, require_labels=False):
@@ -86,6 +117,34 @@ def validate_splits(splits, n):
     require(overlap.size == 0, f"query and database splits share {overlap.size} pairs")
 
 
+def validate_run_rows(dataset, fields, splits=REQUIRED_SPLITS):
+    """Check, before any work, every row of `splits` a run will read: present, finite, labels 0/1.
+
+    `fields` are the arrays the run reads (e.g. images, bow, labels). Reads
+    the rows in chunks, so a large dataset is never loaded whole.
+    """
+    for name in splits:
+        require(name in dataset.splits,
+                f"dataset {dataset.name} has no '{name}' split, which a run needs (has: {', '.join(sorted(dataset.splits))})")
+        require(dataset.splits[name].size > 0, f"split '{name}' of dataset {dataset.name} is empty")
+    rows = np.unique(np.concatenate([np.asarray(dataset.splits[name], np.int64) for name in splits]))
+    for field in fields:
+        if not dataset.has_field(field):
+            continue
+        row_size = int(np.prod(dataset._arrays[field].shape[1:])) or 1
+        step = max(1, 2**22 // row_size)
+        for start in range(0, rows.size, step):
+            try:
+                block = dataset.read(field, rows[start : start + step])
+            except OSError as err:
+                raise TfhashError(f"dataset {dataset.path} is damaged ({err}); import it again") from None
+            if np.issubdtype(block.dtype, np.floating) and not np.all(np.isfinite(block)):
+                bad = rows[start + int(np.flatnonzero(~np.isfinite(block).reshape(len(block), -1).all(axis=1))[0])]
+                raise TfhashError(f"{field} of dataset {dataset.name} contains NaN or inf values (row {bad})")
+            if field == "labels":
+                require(np.all((block == 0) | (block == 1)), f"labels of dataset {dataset.name} must be multi-hot 0/1")
+
+
 def write_dataset(
     path,
     *,
@@ -109,6 +168,7 @@ def write_dataset(
     `chunk_rows` rows (default: about 4 MiB per chunk), so a large source is
     never loaded whole. `compression` is an h5py filter name (e.g. "gzip").
     """
+    refuse_other_kind(path, "tfhash dataset", is_dataset_file)
     n = validate_arrays(images=images, bow=bow, tokens=tokens, labels=labels)
     validate_splits(splits, n)
     if tokens is not None:
@@ -126,8 +186,8 @@ def write_dataset(
         ds = f.create_dataset(key, shape=shape, dtype=dtype, chunks=chunks, compression=compression)
         for start in range(0, shape[0], rows):
             block = np.asarray(array[start : start + rows])
-            if dtype == np.uint8 and block.dtype != np.uint8:
-                require(block.min() >= 0 and block.max() <= 255, f"{key} must hold 0..255 pixel values")
+            if key == "images" and dtype == np.uint8:
+                block = as_pixel_values(block, key)
             ds[start : start + rows] = block.astype(dtype)
 
     with atomic_path(path) as tmp:
@@ -183,6 +243,16 @@ class PairedDataset:
             self._file = h5py.File(path, "r")
         except OSError as err:
             raise TfhashError(f"cannot read dataset {path}: not an HDF5 file ({err})") from None
+        try:
+            self._open(path, in_memory)
+        except (OSError, KeyError, ValueError, TypeError) as err:  # h5py's errors for a damaged file
+            self._file.close()
+            raise TfhashError(f"dataset {path} is damaged ({err}); import it again") from None
+        except TfhashError:
+            self._file.close()
+            raise
+
+    def _open(self, path, in_memory):
         f = self._file
         require(
             "images" in f and "splits" in f and ("bow" in f or "tokens" in f),
@@ -204,6 +274,20 @@ class PairedDataset:
         self._arrays = {k: f[k] for k in ("images", "bow", "tokens", "labels") if k in f}
         if in_memory:
             self._arrays = {k: v[()] for k, v in self._arrays.items()}
+        self._check_shape(path)
+
+    def _check_shape(self, path):
+        """Row counts and split indices agree with the arrays (cheap: no data is read)."""
+        n = self.num_pairs
+        for key in ("bow", "tokens", "labels", "ids"):
+            rows = self._file[key].shape[0] if key in self._file else n
+            require(rows == n, f"dataset {path} is damaged: {n} images but {rows} rows of {key}; import it again")
+        for name, idx in self.splits.items():
+            idx = np.asarray(idx)
+            require(idx.ndim == 1 and np.issubdtype(idx.dtype, np.integer),
+                    f"dataset {path} is damaged: split '{name}' is not a list of row numbers; import it again")
+            require(idx.size == 0 or (idx.min() >= 0 and idx.max() < n),
+                    f"dataset {path} is damaged: split '{name}' has rows outside 0..{n - 1}; import it again")
 
     # --- what is in the file -------------------------------------------------
     @property

@@ -12,7 +12,7 @@ import os
 import h5py
 import numpy as np
 
-from tfhash.data.dataset import write_dataset
+from tfhash.data.dataset import as_pixel_values, write_dataset
 from tfhash.data.importers.matfile import LazyArray, MatFile
 from tfhash.data.protocols import make_splits, split_seed
 from tfhash.errors import TfhashError, require
@@ -29,17 +29,15 @@ def chunk_rows_for(array, target_bytes=2**24):
 
 
 def _pixel_block(block):
-    block = np.asarray(block)
-    if block.dtype == np.uint8:
-        return block
-    if block.size and (np.issubdtype(block.dtype, np.floating) and not np.all(np.isfinite(block))):
-        raise TfhashError("images contain NaN or inf values")
-    if block.size and (block.min() < 0 or block.max() > 255):
-        raise TfhashError(
-            f"pixel images must hold values in 0..255, found {block.min()}..{block.max()} "
-            "(rescale images stored in 0..1 before importing)"
-        )
-    return np.rint(block).astype(np.uint8)
+    return as_pixel_values(block, "pixel images")
+
+
+def require_real(array, what):
+    """Refuse arrays that are not real numbers (strings, objects, complex: its imaginary part would be lost)."""
+    kind = np.dtype(array.dtype).kind
+    require(kind != "c", f"{what} are complex numbers; tfhash needs real values (take .real or abs() first)")
+    require(kind in "biuf", f"{what} must be numbers, got dtype {array.dtype}")
+    return array
 
 
 def as_pixels(images):
@@ -100,8 +98,8 @@ def open_source(source, stack, what):
     if ext == ".npy":
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as err:
-            raise TfhashError(f"cannot read {path}: {err}") from None
+        except (ValueError, EOFError, OSError) as err:  # numpy's errors for a damaged .npy
+            raise TfhashError(f"cannot read {path}: the file is damaged or not a .npy array ({err})") from None
     if ext == ".mat":
         mat = stack.enter_context(MatFile(path))
         if inner is None:
@@ -146,16 +144,16 @@ def import_arrays(
     """
     require(texts is not None or tokens is not None, "no text input given (need texts as bag-of-words, or tokens)")
     with contextlib.ExitStack() as stack:
-        images = open_source(images, stack, "images")
+        images = require_real(open_source(images, stack, "images"), "images")
         require(images.ndim in (2, 4), f"images must be (N, D) features or (N, H, W, 3) pixels, got shape {tuple(images.shape)}")
         if images.ndim == 4:
             require(images.shape[-1] == 3, f"pixel images must have 3 channels last, got shape {tuple(images.shape)}")
             images = as_pixels(images)
         bow = open_source(texts, stack, "texts") if texts is not None else None
         if bow is not None:
-            require(np.issubdtype(bow.dtype, np.number), f"texts must be numeric bag-of-words, got dtype {bow.dtype}")
+            require_real(bow, "texts (bag-of-words)")
         if tokens is not None:
-            tokens = np.asarray(open_source(tokens, stack, "tokens"))
+            tokens = np.asarray(require_real(open_source(tokens, stack, "tokens"), "tokens"))
             require(
                 tokens.ndim == 2 and np.issubdtype(tokens.dtype, np.integer),
                 f"tokens must be (N, L) integer ids, got shape {tokens.shape} dtype {tokens.dtype}",
@@ -168,7 +166,7 @@ def import_arrays(
                 vocabulary = _read_lines(os.fspath(vocabulary), "vocabulary")
             require(top <= len(vocabulary), f"token id {top} exceeds the vocabulary of {len(vocabulary)} entries")
         if labels is not None:
-            labels = labels_to_multihot(np.asarray(open_source(labels, stack, "labels")))
+            labels = labels_to_multihot(np.asarray(require_real(open_source(labels, stack, "labels"), "labels")))
             report_unlabeled(labels)
         if isinstance(class_names, (str, os.PathLike)):
             class_names = _read_lines(os.fspath(class_names), "class names")

@@ -38,7 +38,7 @@ def cli(log_level):
 
 
 def _register():
-    from tfhash.cli import data, evaluate, export, index, train  # noqa: F401  (each adds its commands)
+    from tfhash.cli import data, evaluate, export, index, serve, train  # noqa: F401  (each adds its commands)
 
 
 def main():

@@ -1,0 +1,130 @@
+"""The serve parts without a server: the encoding queue, index reloading, items, typed text -> bag of words."""
+
+import json
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from tfhash.errors import TfhashError
+from tfhash.index.binary import BinaryIndex
+from tfhash.serve.batching import EncodeBatcher, QueueFull
+from tfhash.serve.indexes import WatchedIndex
+from tfhash.serve.items import BagOfWords, Items
+
+
+def test_batcher_encodes_waiting_jobs_together_and_splits_results():
+    calls, gate = [], threading.Event()
+
+    def encode(key, x):
+        calls.append((key, x.shape[0]))
+        if len(calls) == 1:
+            gate.wait(10)  # hold the worker so the next jobs queue up behind the first
+        return x * 10
+
+    batcher = EncodeBatcher(encode, max_batch=100, max_wait=0.5)
+    first = batcher.submit("image", np.array([[1.0]]))
+    while not calls:  # the worker took the first job
+        threading.Event().wait(0.01)
+    rest = [batcher.submit("image", np.array([[float(i)], [float(i) + 0.5]])) for i in range(2, 5)]
+    text = batcher.submit("text", np.array([[7.0]]))
+    gate.set()
+    assert first.result(10).tolist() == [[10.0]]
+    # Jobs 2..4 (two rows each) went through one call; the text job through its own, in the same batch.
+    assert [r.result(10).tolist() for r in rest] == [[[20.0], [25.0]], [[30.0], [35.0]], [[40.0], [45.0]]]
+    assert text.result(10).tolist() == [[70.0]]
+    assert calls == [("image", 1), ("image", 6), ("text", 1)]
+    batcher.close()
+
+
+def test_batcher_failure_reaches_only_the_bad_job():
+    def encode(key, x):
+        if np.any(x < 0):
+            raise ValueError("negative input")
+        return x
+
+    gate = threading.Event()
+    batcher = EncodeBatcher(lambda k, x: (gate.wait(10), encode(k, x))[1], max_batch=100, max_wait=0.5)
+    hold = batcher.submit("image", np.array([[0.0]]))
+    good, bad = batcher.submit("image", np.array([[1.0]])), batcher.submit("image", np.array([[-1.0]]))
+    gate.set()
+    assert hold.result(10).tolist() == [[0.0]] and good.result(10).tolist() == [[1.0]]
+    with pytest.raises(ValueError, match="negative input"):
+        bad.result(10)
+    batcher.close()
+
+
+def test_batcher_queue_is_bounded():
+    gate = threading.Event()
+    batcher = EncodeBatcher(lambda k, x: (gate.wait(10), x)[1], max_batch=1, max_wait=0, max_queue=2)
+    futures = [batcher.submit("image", np.zeros((1, 1)))]
+    while len(futures) < 3:  # the worker holds one job; two more fill the queue
+        try:
+            futures.append(batcher.submit("image", np.zeros((1, 1))))
+        except QueueFull:
+            threading.Event().wait(0.01)
+    with pytest.raises(QueueFull):
+        batcher.submit("image", np.zeros((1, 1)))
+    gate.set()
+    assert all(f.result(10).shape == (1, 1) for f in futures)
+    batcher.close()
+
+
+def _index(path, codes, ids):
+    BinaryIndex.build(np.asarray(codes, np.int8), ids=ids).save(path)
+
+
+def test_watched_index_reloads_a_replaced_file_and_keeps_the_old_on_a_bad_one(tmp_path):
+    path = str(tmp_path / "index.h5")
+    _index(path, [[1] * 8, [-1] * 8], ["a", "b"])
+    watched = WatchedIndex(path, 8)
+    old = watched.current()
+    assert old.index.ids == ["a", "b"] and old.positions == {"a": 0, "b": 1}
+    staged = str(tmp_path / "staged.h5")
+    _index(staged, [[1] * 8, [-1] * 8, [1, -1] * 4], ["x", "y", "z"])
+    os.replace(staged, path)
+    new = watched.current()
+    assert new.index.ids == ["x", "y", "z"] and watched.reloads == 1
+    assert old.index.ids == ["a", "b"]  # a request holding the old snapshot still has all of it
+    with open(staged, "w") as f:
+        f.write("not an index")
+    os.replace(staged, path)
+    assert watched.current() is new and watched.reloads == 1  # kept, with a warning
+    _index(staged, [[1] * 16], ["w"])  # wrong code length for this model
+    os.replace(staged, path)
+    assert watched.current() is new
+    with pytest.raises(TfhashError, match="16-bit codes but the model makes 8-bit"):
+        WatchedIndex(path, 8)
+
+
+def test_items_json_jsonl_and_image_paths(tmp_path):
+    (tmp_path / "pics").mkdir()
+    jsonl = tmp_path / "items.jsonl"
+    jsonl.write_text('{"id": "a b", "tags": ["sky"], "image": "pics/a.jpg"}\n\n'
+                     '{"id": 7, "text": "seven", "image": "https://example.org/7.jpg"}\n', encoding="utf-8")
+    items = Items(str(jsonl))
+    assert items.get("a b") == {"id": "a b", "tags": ["sky"], "image_url": "/v1/items/a%20b/image"}
+    assert items.images["a b"] == str(tmp_path / "pics" / "a.jpg")
+    assert items.get("7") == {"id": "7", "text": "seven", "image_url": "https://example.org/7.jpg"}
+    assert items.get("nope") is None and len(items) == 2
+    as_object = tmp_path / "items.json"
+    as_object.write_text(json.dumps({"q": {"text": "q text"}}), encoding="utf-8")
+    assert Items(str(as_object)).get("q") == {"text": "q text", "id": "q"}
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(TfhashError, match="must be a JSON object"):
+        Items(str(bad))
+
+
+def test_bag_of_words_of_typed_text(tmp_path):
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("sky\nsea\nSunset\nsky\n", encoding="utf-8")
+    bag = BagOfWords(str(vocab), 4)
+    # Lowercased, split on commas and spaces, repeated words counted once, unknown words dropped;
+    # "sky" is column 0 (its first occurrence), "sunset" column 2.
+    assert bag.vector("SUNSET,sky  sky unknown").tolist() == [1, 0, 1, 0]
+    with pytest.raises(TfhashError, match="none of the words"):
+        bag.vector("nothing here")
+    with pytest.raises(TfhashError, match="has 4 words but the model's text input is 5-d"):
+        BagOfWords(str(vocab), 5)

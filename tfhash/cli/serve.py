@@ -32,9 +32,9 @@ from tfhash.cli.quiet import import_tensorflow
 def serve(model_dir, indexes, items, bow_vocabulary, host, port, max_body, timeout, max_k, max_batch, batch_wait_ms):
     """Serve search over an exported model and its indexes: POST /v1/search, GET /healthz, /v1/models, page at /."""
     import_tensorflow()
-    from tfhash.serve.app import build_service, describe_service, parse_index_args, run
+    from tfhash.serve.app import build_service, describe_service, run
 
-    service = build_service(model_dir, index_paths=parse_index_args(model_dir, indexes), items_path=items,
+    service = build_service(model_dir, index_args=indexes, items_path=items,
                             vocabulary_path=bow_vocabulary, max_k=max_k)
     for line in describe_service(service):
         click.echo(line)

@@ -63,18 +63,19 @@ def parse_index_args(model_dir, index_args):
     return out
 
 
-def build_service(model_dir, *, index_paths=None, items_path=None, vocabulary_path=None, max_k=100,
+def build_service(model_dir, *, index_args=(), items_path=None, vocabulary_path=None, max_k=100,
                   max_instances=256):
     """Load the newest version of an export, its indexes, items and vocabulary into a `SearchService`.
 
-    Defaults (None) look next to the versions: index-image.h5 / index-text.h5,
-    items.jsonl, bow-vocabulary.txt (the layout of saved_models/mirflickr-cca-itq).
+    `index_args` are --index values (see `parse_index_args`). Defaults look
+    next to the versions: index-image.h5 / index-text.h5, items.jsonl,
+    bow-vocabulary.txt (the layout of saved_models/mirflickr-cca-itq).
     """
     from tfhash.export.saved_model import ExportedModel
 
     model = ExportedModel(model_dir)
     base = _model_base(model_dir)
-    paths = index_paths or parse_index_args(model_dir, ())
+    paths = parse_index_args(model_dir, index_args)
     indexes = {m: WatchedIndex(p, model.bits) for m, p in paths.items()}
     if items_path is None and os.path.isfile(os.path.join(base, "items.jsonl")):
         items_path = os.path.join(base, "items.jsonl")

@@ -86,11 +86,18 @@ def client(port, bodies, latencies, errors):
     conn.close()
 
 
+def encode_batches(port):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", "/v1/models")
+    return json.loads(conn.getresponse().read())["encode_batches"]
+
+
 def load(port, bodies, clients, requests):
-    """(requests/s, p50 ms, p99 ms, errors) of `clients` threads sending `requests` bodies in all."""
+    """(requests/s, p50 ms, p99 ms, errors, queries per encoding call) of `clients` threads, `requests` in all."""
     per = [[bodies[(c + i * clients) % len(bodies)] for i in range(requests // clients)] for c in range(clients)]
     latencies, errors = [], []
     client(port, bodies[:20], [], errors)  # warm-up
+    batches = encode_batches(port)
     threads = [threading.Thread(target=client, args=(port, p, latencies, errors)) for p in per]
     start = time.perf_counter()
     for t in threads:
@@ -98,8 +105,10 @@ def load(port, bodies, clients, requests):
     for t in threads:
         t.join()
     wall = time.perf_counter() - start
+    batches = encode_batches(port) - batches
     ms = np.asarray(latencies) * 1000
-    return len(latencies) / wall, float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(errors)
+    return (len(latencies) / wall, float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), len(errors),
+            len(latencies) / max(batches, 1))
 
 
 def search_times(model, work, images, texts_bow):
@@ -160,8 +169,8 @@ def main():
     for kind in kinds:
         wall, lib = searched[kind]
         for c in (1, 16):
-            rps, p50, p99, errors = cells[(kind, c)]
-            rows.append(f"| {kind} | {c} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {errors} | "
+            rps, p50, p99, errors, per_batch = cells[(kind, c)]
+            rows.append(f"| {kind} | {c} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {errors} | {per_batch:.1f} | "
                         f"{wall:.2f} s / {lib * 1000:.0f} ms |")
             print(rows[-1], flush=True)
     write_section("serve", "Serving: `tfhash serve` requests/s and latency vs `tfhash search`", f"""
@@ -170,14 +179,16 @@ def main():
 of words -> image index, 1,280-d feature vector -> text index; k = {K}, one
 query per request). C client threads on keep-alive connections on the same
 2-CPU machine, {args.requests} requests per row after 20 warm-up requests;
-requests/s over the wall time, p50/p99 of the latency each client saw.
+requests/s over the wall time, p50/p99 of the latency each client saw;
+"queries / encode call" = requests / signature calls of the server's encoding
+queue (`encode_batches` of /v1/models): how much it batched.
 The last column is one query by `tfhash search` (`--inputs q.npy`): the
 command's wall time in a fresh process (median of 3), and the library call
 behind it in a warm process (model and index loaded per call, as the command
 does; median of 10). Load average {load_before[0]:.1f} before, {load_after[0]:.1f} after.
 
-| query | clients | requests/s | p50 ms | p99 ms | failed | `tfhash search`: command / library per query |
-| --- | --- | --- | --- | --- | --- | --- |
+| query | clients | requests/s | p50 ms | p99 ms | failed | queries / encode call | `tfhash search`: command / library per query |
+| --- | --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(rows)}
 """)
 

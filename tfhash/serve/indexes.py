@@ -30,6 +30,7 @@ class IndexSnapshot:
         self.positions = {item: i for i, item in enumerate(index.ids)}
 
     def describe(self):
+        """Path, size, bits, kind and load time (for /v1/models)."""
         return {"path": self.path, "size": self.index.ntotal, "bits": self.index.bits, "kind": self.index.kind,
                 "loaded_at": self.loaded_at}
 

@@ -28,6 +28,7 @@ one per instance, ranked by Hamming distance then index position (exactly
 
 import base64
 import io
+import os
 
 import numpy as np
 
@@ -69,7 +70,7 @@ class SearchService:
         """What /v1/models returns: the model, its signatures and inputs, the indexes, the limits."""
         meta = self.model.metadata
         return {
-            "model": {"path": self.model.path, "version": _version(self.model.path), "method": meta["method"],
+            "model": {"path": os.path.abspath(self.model.path), "version": _version(self.model.path), "method": meta["method"],
                       "bits": self.model.bits, "signatures": meta["signatures"], "inputs": meta["inputs"],
                       "source": meta.get("source", {})},
             "indexes": {m: dict(w.current().describe(), serves=f"{OTHER[m]} queries")
@@ -196,7 +197,5 @@ class SearchService:
 
 
 def _version(path):
-    import os
-
     name = os.path.basename(os.path.normpath(path))
     return int(name) if name.isdigit() else None

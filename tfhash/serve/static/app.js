@@ -63,7 +63,7 @@ async function run(modality, instance, label, k) {
     const t0 = performance.now();
     const prediction = await search(modality, instance, k);
     const ms = (performance.now() - t0).toFixed(0);
-    $("results-title").textContent = label;
+    $("results-title").replaceChildren(...[].concat(label));
     render(prediction, modality === "image");
     setStatus(`${prediction.ids.length} results in ${ms} ms (ranked by Hamming distance d of the ${info.model.bits}-bit codes)`);
   } catch (err) {
@@ -90,7 +90,12 @@ function textQuery(text) {
 function imageQuery(id) {
   for (const img of document.querySelectorAll("#picker img")) img.classList.toggle("chosen", img.dataset.id === id);
   const k = parseInt($("text-k").value, 10) || 12;
-  run("image", { item: id }, `Texts for picture ${id}`, k);
+  const picked = document.querySelector(`#picker img[data-id="${CSS.escape(id)}"]`);
+  const src = picked ? picked.src : `/v1/items/${encodeURIComponent(id)}/image`;
+  const img = el("img", { class: "query-image", src: src, alt: id });
+  img.addEventListener("error", () => img.remove());  // an item without a picture
+  const label = [img, `Texts for picture ${id}`];
+  run("image", { item: id }, label, k);
 }
 
 async function loadPicker() {

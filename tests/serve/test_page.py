@@ -17,7 +17,8 @@ import pytest
 from tests.serve.support import request
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install chromium)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None,
+                                reason="headless Chromium is not installed (apt-get install chromium)")
 
 
 def _chromium(url, *args, cwd):

@@ -128,3 +128,58 @@ def test_bag_of_words_of_typed_text(tmp_path):
         bag.vector("nothing here")
     with pytest.raises(TfhashError, match="has 4 words but the model's text input is 5-d"):
         BagOfWords(str(vocab), 5)
+
+
+class _PixelModel:
+    """Stand-in export metadata: 8x8 RGB pixel images, 3-d bag-of-words texts, 8 bits."""
+
+    bits = 8
+    path = "/models/pixels/1"
+    metadata = {"method": "stand-in", "signatures": ["serving_default", "encode_image", "encode_text"],
+                "inputs": {"image": {"signature": "encode_image", "dtype": "float32", "shape": [8, 8, 3],
+                                     "kind": "pixels"},
+                           "text": {"signature": "encode_text", "dtype": "float32", "shape": [3], "kind": "bow"}}}
+
+    def input_spec(self, modality):
+        return self.metadata["inputs"][modality]
+
+
+class _Fixed:
+    def __init__(self, index):
+        from tfhash.serve.indexes import IndexSnapshot
+
+        self.snapshot = IndexSnapshot("/i.h5", index, None)
+
+    def current(self):
+        return self.snapshot
+
+
+def test_parse_image_bytes_named_inputs_and_item_codes():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from tfhash.serve.service import SearchService
+
+    texts = BinaryIndex.build(np.array([[1] * 8, [-1] * 8], np.int8), ids=["t0", "t1"])
+    images = BinaryIndex.build(np.array([[1, -1] * 4], np.int8), ids=["pic"])
+    service = SearchService(_PixelModel(), {"text": _Fixed(texts), "image": _Fixed(images)}, Items())
+    png = io.BytesIO()
+    Image.new("RGB", (16, 16), (255, 0, 0)).save(png, "PNG")
+    b64 = base64.b64encode(png.getvalue()).decode()
+    modality, k, snapshot, queries = service.parse(
+        {"modality": "image", "k": 2, "instances": [{"b64": b64}, {"image": {"item": "pic"}}]})
+    assert (modality, k, snapshot.index.ids) == ("image", 2, ["t0", "t1"])
+    (kind0, pixels), (kind1, code) = queries
+    # Resized to the model's 8x8, values 0..255 as training saw them.
+    assert kind0 == "image" and pixels.shape == (1, 8, 8, 3) and pixels.dtype == np.float32
+    assert pixels[0, :, :, 0].min() == 255 and pixels[..., 1:].max() == 0
+    assert kind1 == "code" and code.tolist() == [[1, -1] * 4]
+    _, _, _, [(kind, bow)] = service.parse({"signature_name": "encode_text", "instances": [{"text": [0, 1, 1]}],
+                                            "k": 1})
+    assert kind == "text" and bow.tolist() == [[0, 1, 1]] and bow.dtype == np.float32
+    with pytest.raises(TfhashError, match="cannot read the image bytes"):
+        service.parse({"modality": "image", "k": 1, "instances": [{"b64": "bm90IGFuIGltYWdl"}]})
+    with pytest.raises(TfhashError, match="takes bow, not text strings"):
+        service.parse({"modality": "text", "k": 1, "instances": ["sky"]})

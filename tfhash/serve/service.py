@@ -70,7 +70,8 @@ class SearchService:
         """What /v1/models returns: the model, its signatures and inputs, the indexes, the limits."""
         meta = self.model.metadata
         return {
-            "model": {"path": os.path.abspath(self.model.path), "version": _version(self.model.path), "method": meta["method"],
+            "model": {"path": os.path.abspath(self.model.path), "version": _version(self.model.path),
+                      "method": meta["method"],
                       "bits": self.model.bits, "signatures": meta["signatures"], "inputs": meta["inputs"],
                       "source": meta.get("source", {})},
             "indexes": {m: dict(w.current().describe(), serves=f"{OTHER[m]} queries")
@@ -108,7 +109,8 @@ class SearchService:
                 f"(loaded: {', '.join(f'{m} index' for m in self.indexes)})")
         snapshot = self.indexes[target].current()
         k = body.get("k", DEFAULT_K)
-        require(isinstance(k, int) and not isinstance(k, bool) and k >= 1, f"\"k\" must be a positive integer, got {k!r}")
+        require(isinstance(k, int) and not isinstance(k, bool) and k >= 1,
+                f"\"k\" must be a positive integer, got {k!r}")
         limit = min(self.max_k, snapshot.index.ntotal)
         require(k <= limit, f"k = {k} is too large: at most {limit} (the {target} index holds "
                             f"{snapshot.index.ntotal} items, the server's max_k is {self.max_k})")

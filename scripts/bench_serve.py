@@ -6,7 +6,8 @@
 Starts `tfhash serve MODEL` as a subprocess on 127.0.0.1 (a free port), then
 for each query kind (a typed text -> images; an image feature vector ->
 texts; k = 10) runs C client threads (C = 1, 16), each on its own keep-alive
-HTTP connection, sending `--requests` requests in all (after a warm-up of 20).
+HTTP connection, sending `--requests` requests in all (after a warm-up: 160 requests from 16
+clients and 40 from one, per query kind).
 requests/s = requests / wall time; p50 / p99 = percentiles of the per-request
 latency seen by the clients (send to full JSON response). The clients run
 on the same 2-CPU machine as the server, so they take CPU from it.
@@ -75,6 +76,10 @@ def start_server(model, log_path):
 
 def client(port, bodies, latencies, errors):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.connect()
+    # As curl and urllib3 do: http.client writes headers and body separately, and Nagle's algorithm would
+    # hold a small body back until the server's delayed ACK of the headers (~40 ms per request).
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for body in bodies:
         start = time.perf_counter()
         conn.request("POST", "/v1/search", body=body, headers={"Content-Type": "application/json"})
@@ -96,7 +101,6 @@ def load(port, bodies, clients, requests):
     """(requests/s, p50 ms, p99 ms, errors, queries per encoding call) of `clients` threads, `requests` in all."""
     per = [[bodies[(c + i * clients) % len(bodies)] for i in range(requests // clients)] for c in range(clients)]
     latencies, errors = [], []
-    client(port, bodies[:20], [], errors)  # warm-up
     batches = encode_batches(port)
     threads = [threading.Thread(target=client, args=(port, p, latencies, errors)) for p in per]
     start = time.perf_counter()
@@ -158,6 +162,11 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         proc, port = start_server(args.model, os.path.join(work, "server.log"))
         try:
+            # Warm-up: a fresh server answers its first few hundred requests slower (measured: ~100 ms at one
+            # client before a burst of concurrent requests, ~7 ms after), so every kind gets a burst first.
+            for bodies in kinds.values():
+                load(port, bodies, 16, 160)
+                load(port, bodies, 1, 40)
             cells = {(kind, c): load(port, bodies, c, args.requests) for kind, bodies in kinds.items()
                      for c in (1, 16)}
         finally:
@@ -177,8 +186,9 @@ def main():
 `tfhash serve saved_models/mirflickr-cca-itq` (the shipped demo: CCA-ITQ,
 64 bits, 730 MIRFlickr images and texts in flat indexes; typed text -> bag
 of words -> image index, 1,280-d feature vector -> text index; k = {K}, one
-query per request). C client threads on keep-alive connections on the same
-2-CPU machine, {args.requests} requests per row after 20 warm-up requests;
+query per request). C client threads on keep-alive connections (TCP_NODELAY, as curl) on the same
+2-CPU machine, {args.requests} requests per row after a warm-up (per kind: 160
+requests from 16 clients, 40 from one; a fresh server is slower at first);
 requests/s over the wall time, p50/p99 of the latency each client saw;
 "queries / encode call" = requests / signature calls of the server's encoding
 queue (`encode_batches` of /v1/models): how much it batched.

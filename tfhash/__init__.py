@@ -1,12 +1,23 @@
-"""tfhash: deep cross-modal hashing in TensorFlow/Keras 3."""
+"""tfhash: deep cross-modal hashing in TensorFlow/Keras 3.
 
-__version__ = "0.1.0"
+`import tfhash` registers every method with Keras, so `keras.models.load_model`
+reads a tfhash `.keras` file; `tfhash.load_model(path)` takes a `.keras` file
+or a run folder. TensorFlow's native INFO and WARNING logs stay off unless
+`TF_CPP_MIN_LOG_LEVEL` is set (they bury tfhash's one-line errors in a terminal).
+"""
 
+import os
 
-def __getattr__(name):
-    # Lazy, so `import tfhash` (and the CLI) does not pull in TensorFlow.
-    if name == "load_model":
-        from tfhash.export.keras_file import load_model
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-        return load_model
-    raise AttributeError(f"module 'tfhash' has no attribute {name!r}")
+from tfhash.cli.quiet import import_tensorflow as _import_tensorflow  # noqa: E402
+from tfhash.version import __version__  # noqa: E402
+
+_import_tensorflow()  # without the native start-up notices TensorFlow writes to fd 2
+
+from tfhash.methods.registry import method_names as _method_names  # noqa: E402
+from tfhash.training.run_folder import load_model  # noqa: E402
+
+_method_names()  # imports every method module: each registers its class with Keras
+
+__all__ = ["load_model", "__version__"]

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from tests.helpers import assert_beats_random, assert_same_h5, structured_dataset, train_run
+from tests.helpers import assert_beats_random, structured_dataset, train_run
 
 SETTINGS = dict(bits=32, epochs=4, batch_size=64)
 
@@ -15,37 +15,14 @@ def dataset(tmp_path_factory):
     return structured_dataset(tmp_path_factory.mktemp("uch"), n=600, query_size=100)
 
 
-def test_beats_random_and_resumes_identically(dataset, tmp_path, monkeypatch):
-    from tfhash.methods.registry import get_method
-    from tfhash.training import checkpoint
-    from tfhash.training.run import evaluate_run, train
+def test_beats_random_both_protocols(dataset, tmp_path):
+    """Out of sample and with the learned B as the database (resuming is the contract test's)."""
+    from tfhash.training.run import evaluate_run
 
     run_a, report = train_run("uch", tmp_path, dataset, run_name="a", **SETTINGS)
     assert_beats_random(report, margin=0.2)
     unified = evaluate_run(run_a, database_codes="unified")
     assert_beats_random(unified, margin=0.2)
-
-    # Run B: same settings, "killed" right after the checkpoint of epoch 2, then resumed.
-    original = checkpoint.EpochCheckpoint.on_epoch_end
-
-    def on_epoch_end(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-    config = get_method("uch").config_class(**SETTINGS)
-    run_b = os.path.join(str(tmp_path), "b")
-    with monkeypatch.context() as patch:
-        patch.setattr(checkpoint.EpochCheckpoint, "on_epoch_end", on_epoch_end)
-        with pytest.raises(KeyboardInterrupt):
-            train("uch", config, dataset_path=dataset, run_dir=run_b, verbose=0)
-    assert checkpoint.latest_checkpoint(os.path.join(run_b, "checkpoints")).endswith("ckpt-00002.h5")
-    train("uch", config, dataset_path=dataset, run_dir=run_b, resume=True, evaluate=False, verbose=0)
-
-    # Every model and optimizer variable (B included), and every exported code, match bit for bit.
-    final = os.path.join("checkpoints", "ckpt-00004.h5")
-    assert_same_h5(os.path.join(run_a, final), os.path.join(run_b, final))
-    assert_same_h5(os.path.join(run_a, "codes.h5"), os.path.join(run_b, "codes.h5"))
 
 
 def test_codes_are_sign_of_summed_hash_layers(dataset, tmp_path):
@@ -54,7 +31,7 @@ def test_codes_are_sign_of_summed_hash_layers(dataset, tmp_path):
 
     from tfhash.data.dataset import PairedDataset
     from tfhash.data.split import SplitView
-    from tfhash.training.codes import read_codes
+    from tfhash.training.run_folder import read_codes
 
     run_dir, _ = train_run("uch", tmp_path, dataset, strategy="mirrored", **dict(SETTINGS, epochs=2))
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
@@ -73,7 +50,7 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
 
     from tfhash.data.dataset import PairedDataset
     from tfhash.data.synthetic import write_synthetic
-    from tfhash.methods.uch import UCH, UCHConfig, _image_encoder
+    from tfhash.methods.uch import UCH, UCHConfig
 
     path = os.path.join(str(tmp_path), "pixels.h5")
     write_synthetic(path, 40, query_size=8, image_kind="pixels", image_size=32, text_dim=20)
@@ -87,9 +64,15 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
     assert model.image_encoder.trainable_variables
     assert all(id(v) in image_side for v in model.image_encoder.trainable_variables)
 
+    # Without a choice, pixels go through the default CNN (like SDCH and DVSH): no flag needed for raw images.
+    default = UCH(UCHConfig(bits=16), image_shape=data.image_shape, text_shape=data.text_shape("bow"),
+                  train_size=data.split("train").size)
+    assert default.image_encoder is not None and default.hash_image(images).shape == (8, 16)
+
     # A local weights file of the keras.applications network (what Keras' *_notop.h5 files hold).
     weights = os.path.join(str(tmp_path), "mobilenetv2.weights.h5")
     application = [layer for layer in model.image_encoder.layers if isinstance(layer, keras.Model)][0]
     application.save_weights(weights)
-    loaded = _image_encoder("mobilenetv2", data.image_shape, weights)
+    loaded = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2", backbone_weights=weights), image_shape=data.image_shape,
+                 text_shape=data.text_shape("bow"), train_size=data.split("train").size).image_encoder
     np.testing.assert_allclose(loaded(images), model.image_encoder(images), rtol=1e-5, atol=1e-6)

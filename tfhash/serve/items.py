@@ -17,7 +17,7 @@ import urllib.parse
 import numpy as np
 
 from tfhash.errors import TfhashError, require
-from tfhash.export.saved_model import TOKEN_SEPARATORS, lookup_keys, read_vocabulary
+from tfhash.export.saved_model import TOKEN_SEPARATORS, lookup_keys
 
 
 class Items:
@@ -74,7 +74,9 @@ class BagOfWords:
     """
 
     def __init__(self, path, dim):
-        words = read_vocabulary(path)
+        require(os.path.isfile(path), f"vocabulary file not found: {path}")
+        with open(path, encoding="utf-8") as f:
+            words = f.read().splitlines()
         require(len(words) == dim, f"{path} has {len(words)} words but the model's text input is {dim}-d")
         self.dim = dim
         self.columns = {key: i - 1 for key, i in lookup_keys(words)}

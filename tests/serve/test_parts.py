@@ -183,3 +183,40 @@ def test_parse_image_bytes_named_inputs_and_item_codes():
         service.parse({"modality": "image", "k": 1, "instances": [{"b64": "bm90IGFuIGltYWdl"}]})
     with pytest.raises(TfhashError, match="takes bow, not text strings"):
         service.parse({"modality": "text", "k": 1, "instances": ["sky"]})
+
+
+def test_token_model_text_strings_answer_as_tfhash_search_texts(tmp_path):
+    """A model trained on token sequences takes text strings: the service answers as `tfhash search --texts`."""
+    from tests.export.support import WORDS, build_fitted, shipped_methods
+    from tfhash.data.dataset import write_dataset
+    from tfhash.data.synthetic import make_synthetic
+    from tfhash.export.saved_model import ExportedModel, export_model
+    from tfhash.methods.registry import get_method
+    from tfhash.search import query_codes_for, search_index
+    from tfhash.serve.service import SearchService
+
+    token_methods = [n for n in shipped_methods() if get_method(n).text_field == "tokens"]
+    if not token_methods:
+        pytest.skip("no token-sequence method is registered")
+    data = make_synthetic(48, seed=0, image_dim=12, num_classes=4, text_kind="tokens", vocab_size=30, max_tokens=6)
+    rows = np.arange(48)
+    path = str(tmp_path / "tags.h5")
+    write_dataset(path, images=data["images"], tokens=data["tokens"], labels=data["labels"],
+                  vocabulary=WORDS + data["vocabulary"][len(WORDS):],
+                  splits={"train": rows[12:], "database": rows[12:], "query": rows[:12]})
+    model, dataset = build_fitted(token_methods[0], path)
+    export = export_model(model, tmp_path / "tags", vocabulary=dataset.vocabulary)
+    exported = ExportedModel(export)
+    index_path = str(tmp_path / "index-image.h5")
+    BinaryIndex.build(exported.hash("image", data["images"]), ids=[f"i{n}" for n in range(48)]).save(index_path)
+    service = SearchService(exported, {"image": WatchedIndex(index_path, exported.bits)}, Items())
+
+    texts = ["Sky, clouds sunset", "dog beach", "notaword sky"]
+    _, k, snapshot, queries = service.parse({"modality": "text", "instances": texts, "k": 5})
+    assert [kind for kind, _ in queries] == ["text"] * 3
+    codes = np.concatenate([exported.hash(kind, x) for kind, x in queries])
+    got = [list(zip(p["ids"], p["distances"])) for p in service.respond(snapshot, k, codes)["predictions"]]
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+    expected = search_index(index_path, query_codes_for(model=str(tmp_path / "tags"), texts=str(tmp_path / "texts.txt"),
+                                                        modality="text"), 5)
+    assert got == expected

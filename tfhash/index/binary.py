@@ -393,6 +393,16 @@ class BinaryIndex:
             self._exact_cache = flat
         return self._exact_cache
 
+    def codes_at(self, positions):
+        """The ±1 int8 codes (len(positions), bits) of the items at database `positions`."""
+        positions = [_as_int(p, "position", 0) for p in positions]
+        bad = [p for p in positions if p >= self.ntotal]
+        require(not bad, f"positions {bad} outside 0..{self.ntotal - 1}")
+        exact = self._exact_index()
+        packed = np.stack([exact.reconstruct(p) for p in positions]) if positions else \
+            np.zeros((0, self.bits // 8), np.uint8)
+        return unpack_codes(packed.astype(np.uint8), self.bits)
+
     def range_search(self, query_codes, radius):
         """All items within Hamming distance `radius` (inclusive) of each query.
 

@@ -143,12 +143,12 @@ def test_absurd_bits_refused_before_building(dataset, tmp_path):
 
 # --- cause 5: a failed run does not look finished ---------------------------------------------
 def test_failed_run_is_not_finished(dataset, tmp_path, monkeypatch):
-    from tfhash.training import run as run_module
+    from tfhash.training import run_folder
 
     def disk_died(*args, **kwargs):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(run_module, "write_codes", disk_died)
+    monkeypatch.setattr(run_folder.RunFolder, "write_codes", disk_died)
     out = str(tmp_path / "run")
     assert run_cli("train", "cca-itq", "--dataset", dataset, "--out", out, "--bits", 8).exit_code == 2
     monkeypatch.undo()

@@ -49,7 +49,9 @@ rescale to [-1, 1]. ``image_size`` resizes (bilinear, after a centre crop
 to the target's aspect ratio) to image_size x image_size first.
 """
 
+import contextlib
 import os
+import sys
 
 import keras
 import tensorflow as tf
@@ -103,6 +105,35 @@ def _is_fetch_failure(err):
     # (requests' ConnectionError, which keras-hub's Kaggle download raises, is one).
     text = str(err)
     return isinstance(err, OSError) or "URL fetch failure" in text or "corrupted file" in text
+
+
+class _HoldDownloadNotice:
+    """A stdout wrapper holding back Keras' "Downloading data from ..." line until the download progresses.
+
+    Offline, the download fails before any progress, so the user sees only
+    tfhash's one-line error; online, the notice appears with the progress bar.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._held = []
+
+    def write(self, text):
+        if text.startswith("Downloading data from"):
+            self._held.append(text)
+            return len(text)
+        while self._held:
+            self._stream.write(self._held.pop(0))
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _download_quietly(build):
+    """`build()` with Keras' download notice held back (see `_HoldDownloadNotice`)."""
+    with contextlib.redirect_stdout(_HoldDownloadNotice(sys.stdout)):
+        return build()
 
 
 def _weights_source(weights):
@@ -196,9 +227,9 @@ def _application(kind, x, input_shape, weights, output):
     constructor, _ = _APPLICATIONS[kind]
     top = output in _VGG_FC
     try:
-        net = getattr(keras.applications, constructor)(
+        net = _download_quietly(lambda: getattr(keras.applications, constructor)(
             include_top=top, weights=None if weights != "imagenet" else "imagenet", input_shape=input_shape,
-            pooling=None if top else "avg")
+            pooling=None if top else "avg"))
     except Exception as err:  # noqa: BLE001 - Keras reports a failed download as a bare Exception
         if weights == "imagenet" and _is_fetch_failure(err):
             raise fetch_error(kind) from None
@@ -218,7 +249,8 @@ def _resnet18(x, input_shape, weights):
         raise TfhashError("the resnet18 backbone needs keras-hub: pip install keras-hub") from None
     if weights == "imagenet":
         try:
-            net = keras_hub.models.ResNetBackbone.from_preset(RESNET18_PRESET, image_shape=input_shape)
+            net = _download_quietly(
+                lambda: keras_hub.models.ResNetBackbone.from_preset(RESNET18_PRESET, image_shape=input_shape))
         except Exception as err:  # noqa: BLE001 - Kaggle/HF downloads raise many types; all mean no file
             if _is_fetch_failure(err) or "kaggle" in str(err).lower() or "preset" in str(err).lower():
                 raise fetch_error("resnet18") from None

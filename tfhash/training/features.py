@@ -20,7 +20,7 @@ import numpy as np
 
 from tfhash.data.dataset import PairedDataset, write_dataset
 from tfhash.errors import require
-from tfhash.layers.backbones import image_backbone, native_size
+from tfhash.layers.backbones import BACKBONES, backbone_outputs, image_backbone, native_size
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +41,20 @@ def _extract(net, images, out, batch_size, progress):
         bar.update(start + batch.shape[0])
 
 
-def extract_features(in_path, out_path, *, backbone="vgg19", layer="fc7", weights="none", batch_size=32,
+def extract_features(in_path, out_path, *, backbone="vgg19", layer=None, weights="none", batch_size=32,
                      image_size=None, name=None, progress=True):
     """Write a dataset whose images are `backbone`'s `layer` features of `in_path`'s pixels; return `out_path`.
 
     Images are centre-cropped and resized to `image_size` (default: the
     network's own input side, 224 for the `keras.applications` networks)
     and preprocessed with the network's own `preprocess_input` inside the
-    model. `weights` is "none", "imagenet" or a weights file. The output
+    model. `layer` defaults to fc7 for VGG, pool otherwise (`backbone_outputs`).
+    `weights` is "none", "imagenet" or a weights file. The output
     records `features_network`, `features_weights` and `features_layer`.
     """
     require(int(batch_size) > 0, f"batch size must be positive, got {batch_size}")
+    require(backbone in BACKBONES, f"unknown image backbone '{backbone}' (known: {', '.join(BACKBONES)})")
+    layer = layer or backbone_outputs(backbone)[-1]
     with PairedDataset(in_path, in_memory=False) as ds:
         require(ds.image_kind == "pixels",
                 f"{in_path} holds {ds.image_shape[0]}-d image features, not pixel images: nothing to extract")

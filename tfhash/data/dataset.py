@@ -10,7 +10,9 @@ Layout (format version 1)::
     /class_names (C,) str (optional)
     /ids        (N,) str item ids
     /splits/<name> int64 row indices, name in train/query/database/validation
-    attrs: format_version, name, split_seed, protocol
+    attrs: format_version, name, split_seed, protocol, and for features
+           extracted by `tfhash data features`: features_network,
+           features_weights, features_layer
 
 At least one of /bow and /tokens is present. Row i of every array is pair i.
 """
@@ -28,6 +30,8 @@ SPLIT_NAMES = ("train", "query", "database", "validation")
 REQUIRED_SPLITS = ("train", "query", "database")
 TEXT_FIELDS = ("bow", "tokens")
 _STR = h5py.string_dtype(encoding="utf-8")
+#: File attributes recording how extracted image features were made (network, weights, layer).
+FEATURE_ATTRS = ("features_network", "features_weights", "features_layer")
 
 
 def _check_finite(name, array):
@@ -161,12 +165,14 @@ def write_dataset(
     name=None,
     chunk_rows=None,
     compression=None,
+    attrs=None,
 ):
     """Validate and write a paired dataset to `path` atomically; return the path.
 
     Arrays may be NumPy arrays or h5py datasets; they are copied in chunks of
     `chunk_rows` rows (default: about 4 MiB per chunk), so a large source is
     never loaded whole. `compression` is an h5py filter name (e.g. "gzip").
+    `attrs` are extra string file attributes (e.g. `FEATURE_ATTRS`).
     """
     refuse_other_kind(path, "tfhash dataset", is_dataset_file)
     n = validate_arrays(images=images, bow=bow, tokens=tokens, labels=labels)
@@ -196,6 +202,8 @@ def write_dataset(
             f.attrs["name"] = name
             f.attrs["protocol"] = protocol
             f.attrs["split_seed"] = -1 if split_seed is None else int(split_seed)
+            for key, value in (attrs or {}).items():
+                f.attrs[key] = str(value)
             copy(f, "images", images, np.uint8 if images.ndim == 4 else np.float32)
             if bow is not None:
                 copy(f, "bow", bow, np.float32)
@@ -265,6 +273,7 @@ class PairedDataset:
         self.split_seed = None if seed < 0 else seed
         self.splits = {k: f["splits"][k][()] for k in f["splits"]}
         self.num_pairs = f["images"].shape[0]
+        self.feature_source = {k: str(f.attrs[k]) for k in FEATURE_ATTRS if k in f.attrs}
         self.vocabulary = [s.decode() if isinstance(s, bytes) else s for s in f["vocabulary"][()]] if "vocabulary" in f else None
         self.class_names = [s.decode() if isinstance(s, bytes) else s for s in f["class_names"][()]] if "class_names" in f else None
         if in_memory is None:
@@ -324,6 +333,11 @@ class PairedDataset:
         require(field in self._arrays, f"dataset {self.name} has no '{field}' text input")
         return tuple(self._arrays[field].shape[1:])
 
+    def array(self, field):
+        """The stored array of `field` (an h5py dataset unless in memory), for chunked reading."""
+        require(field in self._arrays, f"dataset {self.name} has no '{field}'")
+        return self._arrays[field]
+
     def split(self, name):
         """Row indices of split `name`."""
         require(name in self.splits, f"dataset {self.name} has no '{name}' split (has: {', '.join(sorted(self.splits))})")
@@ -356,6 +370,7 @@ class PairedDataset:
             "protocol": self.protocol,
             "split_seed": self.split_seed,
             "split_sizes": {k: int(v.size) for k, v in self.splits.items()},
+            **self.feature_source,
         }
 
     def close(self):

@@ -55,7 +55,7 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
     path = os.path.join(str(tmp_path), "pixels.h5")
     write_synthetic(path, 40, query_size=8, image_kind="pixels", image_size=32, text_dim=20)
     data = PairedDataset(path)
-    model = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2"), image_shape=data.image_shape,
+    model = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2", backbone_weights="none"), image_shape=data.image_shape,
                 text_shape=data.text_shape("bow"), train_size=data.split("train").size)
     images = data.read("images", data.split("query")).astype(np.float32)
     codes = model.hash_image(images).numpy()

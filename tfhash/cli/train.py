@@ -44,11 +44,12 @@ def _print_summary(run_dir, evaluated):
 
     click.echo(f"run: {run_dir}")
     if evaluated:
-        from tfhash.eval.report import format_map_table
+        from tfhash.eval.report import format_map_table, format_report_diagnostics
 
         with open(os.path.join(run_dir, "report.json"), encoding="utf-8") as f:
             report = json.load(f)
         click.echo(format_map_table(report))
+        click.echo(format_report_diagnostics(report))
         for name, path in sorted(report.get("figures", {}).items()):
             click.echo(f"{name.replace('_', ' ')}: {path}")
 

@@ -2,9 +2,11 @@
 
 Layout: /query/{image,text} and /database/{image,text} int8 (N, bits);
 /database/unified (optional) int8; /{query,database}/labels uint8;
-/{query,database}/ids str; attrs method, bits, dataset.
+/{query,database}/ids str; attrs method, bits, dataset, and optionally
+output_diagnostics (JSON: diagnostics of the model's continuous outputs).
 """
 
+import json
 import os
 
 import h5py
@@ -21,11 +23,17 @@ def to_int8_codes(codes):
     return np.where(np.asarray(codes) >= 0, 1, -1).astype(np.int8)
 
 
-def write_codes(path, *, query, database, method, bits, dataset):
-    """Write codes atomically. `query`/`database`: dicts with image, text, ids, optional labels/unified."""
+def write_codes(path, *, query, database, method, bits, dataset, output_diagnostics=None):
+    """Write codes atomically. `query`/`database`: dicts with image, text, ids, optional labels/unified.
+
+    `output_diagnostics` (a JSON-ready dict, e.g. {"image": ..., "text": ...}
+    from `tfhash.eval.diagnostics.output_diagnostics`) is kept as a JSON attribute.
+    """
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs.update({"method": method, "bits": int(bits), "dataset": dataset})
+            if output_diagnostics is not None:
+                f.attrs["output_diagnostics"] = json.dumps(output_diagnostics)
             for group_name, part in (("query", query), ("database", database)):
                 g = f.create_group(group_name)
                 for key in ("image", "text", "unified"):
@@ -55,4 +63,6 @@ def read_codes(path):
     except OSError as err:
         raise TfhashError(f"cannot read codes file {path}: {err}") from None
     out["bits"] = int(out["bits"])
+    if "output_diagnostics" in out:
+        out["output_diagnostics"] = json.loads(out["output_diagnostics"])
     return out

@@ -117,6 +117,8 @@ class SDCHConfig(ImageBackboneSettings, HasherConfig):
                                          "(not in the paper; see the module docstring).")
     itq_iterations: int = option(50, "ITQ iterations for the initial B (Algorithm 1; Gong et al.: 50).")
 
+    test_settings = {"image_hidden": (32,), "text_hidden": (32,), "feature_dim": 16}
+
     def validate(self):
         super().validate()
         require(self.feature_dim > 0, f"feature_dim must be positive, got {self.feature_dim}")

@@ -1,7 +1,6 @@
 """UCH: unsupervised coupled cycle GAN hashing (Li et al., AAAI 2019); see the `UCH` docstring."""
 
 import dataclasses
-import os
 
 import keras
 import tensorflow as tf
@@ -41,6 +40,8 @@ class UCHConfig(ImageBackboneSettings, HasherConfig):
         "not in the paper (0 = off).")
     balance_weight: float = option(
         0.0, "Weight of a bit balance term ||1'H||^2/n^2 on each hashing layer in (19); not in the paper (0 = off).")
+
+    test_settings = {"text_embedding": 32}
 
     def validate(self):
         super().validate()

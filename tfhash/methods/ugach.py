@@ -132,6 +132,8 @@ class UGACHConfig(HasherConfig):
                                     "learning-rate-matched control of the adversarial epochs).",
                                     choices=("constant", "matched"))
 
+    test_settings = {"image_hidden": (32,), "text_hidden": (32,), "pretrain_epochs": 2}
+
     def validate(self):
         super().validate()
         require(min(self.image_hidden + self.text_hidden, default=1) > 0, "hidden widths must be positive")

@@ -12,7 +12,8 @@ import tensorflow as tf
 from tests.helpers import assert_beats_random, codes_map, structured_dataset, train_run
 from tfhash.data.dataset import PairedDataset
 from tfhash.data.split import SplitView
-from tfhash.methods.sdch import SDCH, SDCHConfig, _bit_decorrelation_loss
+from tfhash.losses.quantization import bit_decorrelation_loss
+from tfhash.methods.sdch import SDCH, SDCHConfig
 from tfhash.training.run import build_model, fit_method
 
 SMALL = dict(bits=16, feature_dim=32, image_hidden=(64,), text_hidden=(64,))
@@ -30,9 +31,9 @@ def _train_view(path):
 # ------------------------------------------- hand-made losses (the shared ones: tests/losses/test_pairwise.py)
 def test_bit_decorrelation_by_hand():
     square = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], np.float32)  # uncorrelated, unit variance
-    assert float(_bit_decorrelation_loss(square)) == pytest.approx(0.0)
+    assert float(bit_decorrelation_loss(square)) == pytest.approx(0.0)
     same = np.array([[1, 1], [1, 1]], np.float32)  # Gram [[1, 1], [1, 1]]: off-diagonals 1
-    assert float(_bit_decorrelation_loss(same)) == pytest.approx(0.5)
+    assert float(bit_decorrelation_loss(same)) == pytest.approx(0.5)
 
 
 # ------------------------------------------------------- a batch against the whole stored set

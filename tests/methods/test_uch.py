@@ -76,3 +76,58 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
     loaded = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2", backbone_weights=weights), image_shape=data.image_shape,
                  text_shape=data.text_shape("bow"), train_size=data.split("train").size).image_encoder
     np.testing.assert_allclose(loaded(images), model.image_encoder(images), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("code_update", ["batch", "epoch"])
+def test_batch_code_update_writes_the_batch_rows_only(dataset, code_update):
+    """code_update="batch": after a step, B's batch rows are sign(H^I + H^T) of that batch; other rows untouched."""
+    import tensorflow as tf
+
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.data.split import SplitView
+    from tfhash.methods.uch import UCH, UCHConfig
+    from tfhash.training.run import build_model, seed_everything
+
+    seed_everything(0)
+    data = PairedDataset(dataset)
+    # Rates of 1e-12: the step leaves the weights as they were, so H after the step is the H that wrote B.
+    config = UCHConfig(bits=16, code_update=code_update, image_learning_rate=1e-12,
+                       text_learning_rate=1e-12).validate()
+    model = build_model(UCH, config, data)
+    model.configure()
+    train = SplitView(data, "train")
+    model.prepare(train)
+    model.begin_epoch(0)
+    model.codes.assign(tf.ones_like(model.codes))  # a B that no sign of H can be: every bit +1
+    batch = next(iter(train.batches(16)))
+    index = np.arange(3, 19)  # the batch's rows are rows 3..18 of B
+    batch = dict(batch, index=tf.constant(index))
+    model.train_step(batch)
+    b = model.unified_codes()
+    if code_update == "epoch":
+        assert (b == 1).all()  # B changes only at the end of an epoch
+        return
+    # The batch's H^I + H^T in training mode (batch statistics), as the step computed it.
+    _, _, z_image, z_text, _, _ = model._outer_forward(batch["image"], batch["text"])
+    h_image, h_text, _, _ = model._inner_forward(z_image, z_text)
+    expected = np.where((h_image + h_text).numpy() >= 0, 1.0, -1.0)
+    assert (expected == -1).any()  # the check can fail: the written rows differ from the all-ones start
+    np.testing.assert_array_equal(b[index], expected)
+    rest = np.setdiff1d(np.arange(len(b)), index)
+    assert (b[rest] == 1).all()
+
+
+def test_spread_terms_enter_the_hashing_loss(dataset):
+    """decorrelation_weight / balance_weight add mean((H'H/n - I)^2) and ||1'H||^2/n^2 per hashing layer."""
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.methods.uch import UCH, UCHConfig
+    from tfhash.training.run import build_model
+
+    data = PairedDataset(dataset)
+    model = build_model(UCH, UCHConfig(bits=2, decorrelation_weight=2.0, balance_weight=3.0).validate(), data)
+    same = np.array([[1.0, 1.0], [1.0, 1.0]], np.float32)  # Gram [[1, 1], [1, 1]]: decorrelation 0.5; balance (4+4)/4 = 2
+    square = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], np.float32)  # both terms 0
+    assert float(model._spread_loss(same, same)) == pytest.approx(2 * (2.0 * 0.5 + 3.0 * 2.0))
+    assert float(model._spread_loss(square, square)) == pytest.approx(0.0)
+    off = build_model(UCH, UCHConfig(bits=2, decorrelation_weight=0.0, balance_weight=0.0).validate(), data)
+    assert float(off._spread_loss(same, same)) == 0.0  # the paper's setting: no extra term

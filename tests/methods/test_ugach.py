@@ -143,3 +143,50 @@ def test_variants_and_bad_settings():
         UGACHConfig(variant="gan").validate()
     with pytest.raises(TfhashError, match="pool_fraction"):
         UGACHConfig(pool_fraction=0.0).validate()
+
+
+def test_bounded_reward_by_hand(dataset):
+    f = tf.constant([[0.0, 1.0], [8.0, 2.0]])
+    paper, _, _ = _prepared_model(dataset, variant="baseline-gan")
+    bounded, _, _ = _prepared_model(dataset, variant="baseline-gan", reward="sigmoid")
+    # softplus: log 2 = 0.6931, log(1 + e) = 1.3133, 8.0003, 2.1269; sigmoid: 0.5, 0.7311, 0.99966, 0.8808.
+    np.testing.assert_allclose(paper.reward_of(f).numpy(), [[0.693147, 1.313262], [8.000335, 2.126928]], rtol=1e-5)
+    np.testing.assert_allclose(bounded.reward_of(f).numpy(), [[0.5, 0.731059], [0.999665, 0.880797]], rtol=1e-5)
+
+
+def test_neighbour_rejection_on_a_hand_built_graph(dataset):
+    model, _, _ = _prepared_model(dataset, reject_neighbours=True)
+    # Hand-built graph: 2 image + 1 text neighbour lists for rows 0..2 (the rest of the table keeps its values).
+    image = model.image_neighbours.numpy()
+    text = model.text_neighbours.numpy()
+    image[:3], text[:3] = [[0, 7, 9, 9, 9], [1, 4, 4, 4, 4], [2, 2, 2, 2, 2]], [[0, 11, 11, 11, 11], [1, 5, 5, 5, 5],
+                                                                                [2, 3, 3, 3, 3]]
+    model.image_neighbours.assign(image)
+    model.text_neighbours.assign(text)
+    index = tf.constant([0, 1, 2], tf.int32)
+    picks = tf.constant([[7, 8], [5, 6], [3, 2]], tf.int32)
+    # Query 0: 7 is an image neighbour, 8 is not; query 1: 5 a text neighbour, 6 not; query 2: 3 and 2 (itself) both.
+    np.testing.assert_array_equal(model._neighbour_mask(index, picks).numpy(), [[0, 1], [0, 1], [0, 0]])
+
+
+def test_generator_epochs_and_the_matched_control_schedule(dataset):
+    model, _, _ = _prepared_model(dataset, epochs=8, generator_epochs=2)
+    # Pre-training 2 epochs, then rounds of D, G, G; rates fall by 10 every round (3 epochs).
+    assert [model.phase(e).name for e in range(8)] == [PRETRAIN, PRETRAIN, DISCRIMINATOR, GENERATOR, GENERATOR,
+                                                       DISCRIMINATOR, GENERATOR, GENERATOR]
+    assert dict(model.phase(4).learning_rates)["generator"] == pytest.approx(0.01)
+    assert dict(model.phase(5).learning_rates)["discriminator"] == pytest.approx(0.001)
+    control, _, _ = _prepared_model(dataset, epochs=8, generator_epochs=2, variant="baseline",
+                                    baseline_schedule="matched")
+    assert all(control.phase(e).name == PRETRAIN for e in range(8))
+    assert [dict(control.phase(e).learning_rates)["discriminator"] for e in (1, 2, 4, 5)] == pytest.approx(
+        [0.1, 0.01, 0.01, 0.001])  # pre-training rate, then D's adversarial rates epoch by epoch
+    constant, _, _ = _prepared_model(dataset, epochs=8, variant="baseline")
+    assert dict(constant.phase(6).learning_rates)["discriminator"] == pytest.approx(0.1)
+
+
+def test_optional_steps_run(dataset, tmp_path):
+    """Bounded reward, batch-mean baseline, neighbour rejection and two G epochs train end to end."""
+    _, report = train_run("ugach", tmp_path, dataset, reward="sigmoid", reward_baseline="batch-mean",
+                          reject_neighbours=True, generator_epochs=2, **dict(SETTINGS, epochs=5))
+    assert_beats_random(report, margin=0.1)

@@ -34,6 +34,11 @@ def test_cca_itq_run_leaves_everything_behind(tmp_path, dataset):
     assert set(report["map_all"]) == {"i2t", "t2i", "i2i", "t2t"}
     assert report["database_codes"] == "out-of-sample"
     assert_beats_random(report, tasks=("i2t", "t2i", "i2i", "t2t"), margin=0.2)
+    # Diagnostics of the codes (query + database: 500 items) and of the database's continuous outputs (400).
+    assert report["code_diagnostics"]["image"]["num_codes"] == 500
+    assert report["code_diagnostics"]["text"]["bits"] == 16
+    assert report["output_diagnostics"]["image"]["num_items"] == 400
+    assert read_codes(os.path.join(run_dir, "codes.h5"))["output_diagnostics"] == report["output_diagnostics"]
     for plot in report["plots"].values():
         assert open(plot, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 

@@ -14,11 +14,12 @@ from tfhash.cli.quiet import import_tensorflow
 def evaluate(run_dir, R, database_codes):
     """Score a run's codes.h5: MAP@all, MAP@R, PR curve, P@K (JSON + PNG), and the method's own figures."""
     import_tensorflow()
-    from tfhash.eval.report import format_map_table
+    from tfhash.eval.report import format_map_table, format_report_diagnostics
     from tfhash.training.run import evaluate_run
 
     report = evaluate_run(run_dir, R=R, database_codes=database_codes)
     click.echo(format_map_table(report))
+    click.echo(format_report_diagnostics(report))
     click.echo(f"report: {run_dir}/report.json")
     for name, path in sorted(report.get("figures", {}).items()):
         click.echo(f"{name.replace('_', ' ')}: {path}")

@@ -41,11 +41,12 @@ def _method_command(name):
 def _print_summary(run_dir, evaluated):
     click.echo(f"run: {run_dir}")
     if evaluated:
-        from tfhash.eval.report import format_map_table
+        from tfhash.eval.report import format_map_table, format_report_diagnostics
         from tfhash.training.run_folder import RunFolder
 
         report = RunFolder(run_dir).read_report()
         click.echo(format_map_table(report))
+        click.echo(format_report_diagnostics(report))
         for name, path in sorted(report.get("figures", {}).items()):
             click.echo(f"{name.replace('_', ' ')}: {path}")
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from tfhash.atomic import atomic_path, write_text
 from tfhash.errors import TfhashError, require
+from tfhash.eval.diagnostics import code_diagnostics, format_diagnostics
 from tfhash.eval.retrieval import evaluate_retrieval
 
 TASKS = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"), "t2t": ("text", "text")}
@@ -103,7 +104,23 @@ def cross_modal_report(
             report["random_codes_map"][key][task] = chance[key]
         report["pr_curve"][task] = result["pr_curve"]
         report["precision_at_k"][task] = result["precision_at_k"]
+    # Every code array of the run's length, not only those the tasks ranked: a collapse shows in any of them.
+    same_length = [k for k in _CODE_KEYS if k in codes and np.shape(codes[k])[-1:] == (report["bits"],)]
+    report["code_diagnostics"] = code_set_diagnostics(codes, same_length)
+    if codes.get("output_diagnostics"):
+        report["output_diagnostics"] = codes["output_diagnostics"]
     return report
+
+
+def code_set_diagnostics(codes, keys=_CODE_KEYS):
+    """`code_diagnostics` per code set among `keys`: "image" and "text" (query and database codes stacked), "unified"."""
+    keys = [k for k in _CODE_KEYS if k in keys and k in codes]
+    sets = {
+        "image": [codes[k] for k in keys if k.endswith("_image")],
+        "text": [codes[k] for k in keys if k.endswith("_text")],
+        "unified": [codes[k] for k in keys if k == "database_unified"],
+    }
+    return {name: code_diagnostics(np.concatenate(parts)) for name, parts in sets.items() if parts}
 
 
 # ---------------------------------------------------------------- plots
@@ -203,6 +220,13 @@ def write_report(report, run_dir, *, extra=None):
     final = _jsonable(final)
     write_text(os.path.join(run_dir, "report.json"), json.dumps(final, indent=2, allow_nan=False) + "\n")
     return final
+
+
+def format_report_diagnostics(report):
+    """The report's code diagnostics (and continuous-output diagnostics, if any) as plain-text lines; "" if none."""
+    if not report.get("code_diagnostics"):
+        return ""
+    return format_diagnostics(report["code_diagnostics"], report.get("output_diagnostics"))
 
 
 def format_map_table(report):

@@ -17,3 +17,10 @@ def bit_balance_loss(codes):
 def bitwise_margin_loss(codes, margin=0.5):
     """Mean over items of sum_k max(0, margin - |h_k|) (DVSH's bitwise max-margin)."""
     return tf.reduce_mean(tf.reduce_sum(tf.nn.relu(margin - tf.abs(codes)), axis=-1))
+
+
+def bit_decorrelation_loss(codes):
+    """Mean over the r x r entries of (H^T H / n - I)^2: uncorrelated bits of unit second moment (n = rows of H)."""
+    n = tf.cast(tf.shape(codes)[0], codes.dtype)
+    gram = tf.matmul(codes, codes, transpose_a=True) / n
+    return tf.reduce_mean(tf.square(gram - tf.eye(tf.shape(codes)[1], dtype=codes.dtype)))

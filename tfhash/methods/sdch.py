@@ -90,8 +90,9 @@ from tfhash.layers.hashing import binarize
 from tfhash.layers.normalization import Standardize
 from tfhash.layers.towers import mlp
 from tfhash.losses.pairwise import inner_product_loss, label_similarity, logistic_pair_loss, signed_label_similarity
-from tfhash.losses.quantization import bit_balance_loss, quantization_loss
+from tfhash.losses.quantization import bit_balance_loss, bit_decorrelation_loss, quantization_loss
 from tfhash.methods.base import Hasher, Phase
+from tfhash.methods.state import write_rows
 from tfhash.methods.itq import itq_rotation
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
@@ -125,28 +126,6 @@ class SDCHConfig(ImageBackboneSettings, HasherConfig):
         require(self.feature_learning_rate > 0 and self.hash_learning_rate > 0, "feature_learning_rate and hash_learning_rate must be positive")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         return self
-
-
-def _bit_decorrelation_loss(codes):
-    """Mean over the r x r entries of (Z^T Z / N - I)^2 (eq. 7's independence term, N = rows of Z)."""
-    n = tf.cast(tf.shape(codes)[0], codes.dtype)
-    gram = tf.matmul(codes, codes, transpose_a=True) / n
-    return tf.reduce_mean(tf.square(gram - tf.eye(tf.shape(codes)[1], dtype=codes.dtype)))
-
-
-def _write_rows(variable, index, rows):
-    """variable[index] = rows, for the rows of every replica (all replicas end with the same value)."""
-    index = index[:, None]
-    ctx = tf.distribute.get_replica_context()
-    if ctx is None or ctx.num_replicas_in_sync == 1:
-        variable.assign(tf.tensor_scatter_nd_update(variable.value, index, rows))
-        return
-    # Each replica holds other rows: sum the replicas' rows scattered into zeros, with a row mask.
-    shape = tf.shape(variable.value)
-    written = tf.scatter_nd(index, rows, shape)
-    mask = tf.scatter_nd(index, tf.ones_like(index[:, 0], dtype=rows.dtype), shape[:1])
-    written, mask = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [written, mask])
-    variable.assign(tf.where(mask[:, None] > 0, written, variable.value))
 
 
 @register_method("sdch")
@@ -248,7 +227,7 @@ class SDCH(Hasher):
         bits = float(cfg.bits)
         return (inner_product_loss(z, s_h, other=z_all)
                 + cfg.beta1 * quantization_loss(z, tf.concat([b, b], axis=0)) / bits
-                + cfg.beta2 * _bit_decorrelation_loss(z_all)
+                + cfg.beta2 * bit_decorrelation_loss(z_all)
                 + cfg.beta3 * bit_balance_loss(z_all) / bits)
 
     def _feature_loss(self, fx, fy, labels):
@@ -260,8 +239,8 @@ class SDCH(Hasher):
     # --- Algorithm 1 --------------------------------------------------------------------
     def _refresh_features(self, index, fx, fy):
         """Write the batch's features into the stored training-set features."""
-        _write_rows(self.image_features, index, tf.stop_gradient(fx))
-        _write_rows(self.text_features, index, tf.stop_gradient(fy))
+        write_rows(self.image_features, index, tf.stop_gradient(fx))
+        write_rows(self.text_features, index, tf.stop_gradient(fy))
         self._update_centers()
 
     def _update_centers(self):

@@ -6,7 +6,7 @@ Algorithm (paper, "The Proposed Approach" and "Implementation Details"):
     epochs 0 .. P-1         pre-train D with the triplet ranking loss, paired positives (= "Baseline")
     epoch  P, P+2, ...      D epoch: G picks m items per query from a random pool (eq. 4); D minimises
                             eq. 8 against manifold positives drawn from the graph
-    epoch  P+1, P+3, ...    G epoch: REINFORCE (eq. 10) with D's reward log(1 + exp(f))
+    epoch  P+1, P+3, ...    G epoch: REINFORCE (eq. 10) with D's reward log(1 + exp(f)) (`reward=sigmoid`: the authors' bounded one)
     learning rate           lr0, divided by 10 every two epochs (one D + one G epoch) of adversarial training
     codes                   sign(h_D(x) - 0.5) (eq. 3); the generator is discarded
 
@@ -50,6 +50,15 @@ Choices the paper leaves open, and what this module does:
 * Randomness (pool, G's samples, manifold positives, pre-training negatives)
   comes from one `SeedGenerator`; under MirroredStrategy the replicas share
   its state and so draw the same pools for their different queries.
+* Options from the authors' code, off by default until measured (issue 14):
+  `reward=sigmoid` (their bounded reward sigmoid(f); the paper's softplus
+  grows with the margin, to 7-8 at bits/8), `reject_neighbours` (their D
+  skips G's picks that are graph neighbours of the query),
+  `generator_epochs=2` (their 2 G epochs per D epoch), `reward_baseline`
+  (a batch-mean REINFORCE baseline), and `baseline_schedule=matched` (the
+  Baseline continued at D's adversarial learning rates: the control for
+  "adversarial training helps" at equal learning rates; `constant` keeps
+  pre-training's 0.1). The paper's m = 1 is `margin_per_bit = 1 / bits`.
 * No weight decay by default (not in the paper; `weight_decay`); no query
   labels anywhere: the model after the last epoch is the result.
 """
@@ -109,6 +118,19 @@ class UGACHConfig(HasherConfig):
     standardize: bool = option(True, "Standardise each input feature by training mean and std.")
     weight_decay: float = option(0.0, "L2 penalty wd * sum(w^2) / 2 on the updated network's weights (not in the "
                                  "paper; the authors' code uses 0.01).")
+    reward: str = option("softplus", "G's reward from D's relevance f: log(1 + exp(f)) (paper, eq. 10; grows with "
+                         "the margin) or sigmoid(f) (authors' code; bounded in [0.5, 1)).",
+                         choices=("softplus", "sigmoid"))
+    reward_baseline: str = option("none", "REINFORCE baseline subtracted from the rewards: none (paper) or the batch "
+                                  "mean of each direction's rewards.", choices=("none", "batch-mean"))
+    reject_neighbours: bool = option(False, "Leave G's picks that are graph neighbours of the query out of D's "
+                                     "loss (authors' code; ugach only): they are positives, not negatives.")
+    generator_epochs: int = option(1, "G epochs after each D epoch in a round of adversarial training (authors' "
+                                   "code: 2); learning rates fall by lr_decay every round.")
+    baseline_schedule: str = option("constant", "variant=baseline after pretrain_epochs: keep the pre-training rate "
+                                    "(constant) or use D's adversarial rates round by round (matched: the "
+                                    "learning-rate-matched control of the adversarial epochs).",
+                                    choices=("constant", "matched"))
 
     test_settings = {"image_hidden": (32,), "text_hidden": (32,), "pretrain_epochs": 2}
 
@@ -121,6 +143,7 @@ class UGACHConfig(HasherConfig):
         require(self.image_neighbours >= 1 and self.text_neighbours >= 1, "graph neighbour counts must be >= 1")
         require(0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1], got {self.lr_decay}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        require(self.generator_epochs >= 1, f"generator_epochs must be >= 1, got {self.generator_epochs}")
         return self
 
     @property
@@ -196,15 +219,25 @@ class UGACH(Hasher):
 
     # --- schedule --------------------------------------------------------------------
     def phase(self, epoch):
-        """Pre-training of D at a constant rate, then D and G epochs in turn, both rates /10 every two epochs."""
+        """Pre-training of D at a constant rate, then rounds of one D epoch and `generator_epochs` G epochs.
+
+        Both rates fall by `lr_decay` every round (with one G epoch: every two
+        epochs, as the paper). `variant=baseline` with
+        `baseline_schedule=matched` keeps pre-training after
+        `pretrain_epochs` at the rates D would have in those epochs: the
+        control that differs from baseline-gan/ugach only by the adversary.
+        """
         cfg = self.config
-        if cfg.variant == "baseline" or epoch < cfg.pretrain_epochs:
+        if epoch < cfg.pretrain_epochs or (cfg.variant == "baseline" and cfg.baseline_schedule == "constant"):
             return Phase(PRETRAIN, ("discriminator",), (("discriminator", cfg.pretrain_learning_rate),))
+        round_length = 1 + cfg.generator_epochs
         adversarial = epoch - cfg.pretrain_epochs
-        factor = cfg.lr_decay ** (adversarial // 2)
+        factor = cfg.lr_decay ** (adversarial // round_length)
         rates = (("discriminator", cfg.discriminator_learning_rate * factor),
                  ("generator", cfg.generator_learning_rate * factor))
-        return Phase(DISCRIMINATOR, ("discriminator",), rates) if adversarial % 2 == 0 else \
+        if cfg.variant == "baseline":
+            return Phase(PRETRAIN, ("discriminator",), rates[:1])
+        return Phase(DISCRIMINATOR, ("discriminator",), rates) if adversarial % round_length == 0 else \
             Phase(GENERATOR, ("generator",), rates)
 
     def begin_epoch(self, epoch):
@@ -314,21 +347,40 @@ class UGACH(Hasher):
         loss, _ = self._update("discriminator", loss_fn, self._d_variables())
         self.d_loss_tracker.update_state(loss)
 
+    def _neighbour_mask(self, index, negatives):
+        """(batch, m) 1.0 where G's pick is not among the query's graph neighbours (image or text list), else 0.0."""
+        neighbours = tf.concat([tf.gather(self.image_neighbours, index), tf.gather(self.text_neighbours, index)], 1)
+        hit = tf.reduce_any(tf.equal(negatives[:, :, None], neighbours[:, None, :]), axis=-1)
+        return 1.0 - tf.cast(hit, tf.float32)
+
     def _discriminator_step(self, data):
-        """D's side of eq. 8: -log(1 - sigmoid(f)) pushes G's picks behind the manifold positives by m."""
+        """D's side of eq. 8: -log(1 - sigmoid(f)) pushes G's picks behind the manifold positives by m.
+
+        With `reject_neighbours` (ugach), picks that are graph neighbours of
+        the query are left out of the mean: D is not taught to push them away.
+        """
+        reject = self.config.reject_neighbours and self.config.variant == "ugach"
 
         def loss_fn():
             total = 0.0
             for query_mod, item_mod in DIRECTIONS:
                 pool, _, samples = self._generate(query_mod, item_mod, data[query_mod])
                 positives = self._manifold_positives(data["index"])
-                f = self._relevance(query_mod, item_mod, data[query_mod], positives, tf.gather(pool, samples),
-                                    training=True)
-                total += tf.reduce_mean(tf.math.softplus(f))
+                negatives = tf.gather(pool, samples)
+                f = self._relevance(query_mod, item_mod, data[query_mod], positives, negatives, training=True)
+                if reject:
+                    keep = self._neighbour_mask(data["index"], negatives)
+                    total += tf.reduce_sum(tf.math.softplus(f) * keep) / tf.maximum(tf.reduce_sum(keep), 1.0)
+                else:
+                    total += tf.reduce_mean(tf.math.softplus(f))
             return total, tf.constant(0.0)
 
         loss, _ = self._update("discriminator", loss_fn, self._d_variables())
         self.d_loss_tracker.update_state(loss)
+
+    def reward_of(self, f):
+        """G's reward for relevance f (>= 0): softplus(f) (paper) or sigmoid(f) (authors' code, bounded)."""
+        return tf.math.sigmoid(f) if self.config.reward == "sigmoid" else tf.math.softplus(f)
 
     def _generator_step(self, data):
         """REINFORCE (eq. 10): G's picks are rewarded by D's log(1 + exp(f)), D held fixed."""
@@ -339,8 +391,9 @@ class UGACH(Hasher):
                 pool, logits, samples = self._generate(query_mod, item_mod, data[query_mod])
                 positives = self._manifold_positives(data["index"])
                 f = self._relevance(query_mod, item_mod, data[query_mod], positives, tf.gather(pool, samples))
-                reward = tf.math.softplus(f)
-                total += self._policy_loss(logits, samples, reward)
+                reward = self.reward_of(f)
+                baseline = tf.reduce_mean(reward) if self.config.reward_baseline == "batch-mean" else None
+                total += self._policy_loss(logits, samples, reward, baseline)
                 reward_sum += tf.reduce_mean(reward)
             return total, reward_sum / len(DIRECTIONS)
 
@@ -349,9 +402,9 @@ class UGACH(Hasher):
         self.reward_tracker.update_state(reward)
 
     @staticmethod
-    def _policy_loss(logits, samples, reward):
+    def _policy_loss(logits, samples, reward, baseline=None):
         """The REINFORCE surrogate of eq. 10 for (batch, pool) logits, (batch, m) samples and rewards."""
-        return reinforce_loss(sampled_log_probs(logits, samples), reward)
+        return reinforce_loss(sampled_log_probs(logits, samples), reward, baseline)
 
     def train_step(self, data):
         require(self._features is not None, "ugach: call prepare(train) before fit (tfhash.training.run does)")

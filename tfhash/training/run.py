@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfhash.data.dataset import PairedDataset, validate_arrays
 from tfhash.data.split import SplitView
 from tfhash.errors import TfhashError, require
+from tfhash.eval.diagnostics import output_diagnostics
 from tfhash.methods.registry import get_method
 from tfhash.methods.callbacks import MethodSchedule
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
@@ -204,8 +205,11 @@ def export_codes(model, dataset, run_dir):
         db_rows = dataset.split("database")
         if all(int(r) in train_pos for r in db_rows):
             parts["database"]["unified"] = np.asarray(unified)[[train_pos[int(r)] for r in db_rows]]
+    # The continuous outputs before the sign show a collapse the codes may hide (report: output_diagnostics).
+    outputs = model.encode_split(SplitView(dataset, "database", text_field=field), binary=False)
     RunFolder(run_dir).write_codes(query=parts["query"], database=parts["database"],
-                                   method=type(model).method_name, bits=model.bits, dataset=dataset.name)
+                                   method=type(model).method_name, bits=model.bits, dataset=dataset.name,
+                                   output_diagnostics={name: output_diagnostics(v) for name, v in outputs.items()})
 
 
 @releases_run_locks

@@ -10,7 +10,8 @@
 
 `codes.h5` layout: /query/{image,text} and /database/{image,text} int8
 (N, bits); /database/unified (optional) int8; /{query,database}/labels
-uint8; /{query,database}/ids str; attrs method, bits, dataset.
+uint8; /{query,database}/ids str; attrs method, bits, dataset, and optionally
+output_diagnostics (JSON: diagnostics of the model's continuous outputs).
 """
 
 import json
@@ -31,11 +32,17 @@ def to_int8_codes(codes):
     return np.where(np.asarray(codes) >= 0, 1, -1).astype(np.int8)
 
 
-def write_codes(path, *, query, database, method, bits, dataset):
-    """Write codes atomically. `query`/`database`: dicts with image, text, ids, optional labels/unified."""
+def write_codes(path, *, query, database, method, bits, dataset, output_diagnostics=None):
+    """Write codes atomically. `query`/`database`: dicts with image, text, ids, optional labels/unified.
+
+    `output_diagnostics` (a JSON-ready dict, e.g. {"image": ..., "text": ...}
+    from `tfhash.eval.diagnostics.output_diagnostics`) is kept as a JSON attribute.
+    """
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs.update({"method": method, "bits": int(bits), "dataset": dataset})
+            if output_diagnostics is not None:
+                f.attrs["output_diagnostics"] = json.dumps(output_diagnostics)
             for group_name, part in (("query", query), ("database", database)):
                 g = f.create_group(group_name)
                 for key in ("image", "text", "unified"):
@@ -65,6 +72,8 @@ def read_codes(path):
         out["bits"] = int(out["bits"])
         for key in ("method", "dataset"):
             require(key in out, f"{path} has no '{key}' attribute")
+        if "output_diagnostics" in out:
+            out["output_diagnostics"] = json.loads(out["output_diagnostics"])
     except (OSError, KeyError, ValueError, TypeError, TfhashError) as err:
         raise TfhashError(f"codes file {path} is damaged ({err}); rewrite it by training the run again") from None
     return out

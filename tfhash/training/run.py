@@ -20,6 +20,7 @@ from tfhash.atomic import atomic_path, write_text
 from tfhash.data.dataset import PairedDataset, validate_arrays
 from tfhash.data.split import SplitView
 from tfhash.errors import TfhashError, require
+from tfhash.eval.report import DEFAULT_R
 from tfhash.methods.registry import get_method
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
 from tfhash.training.codes import read_codes, write_codes
@@ -79,7 +80,7 @@ def _write_config(run_dir, record):
 
 
 def train(method, config=None, *, dataset_path, run_dir=None, strategy="default", resume=False,
-          evaluate=True, R=50, database_codes="out-of-sample", verbose="auto", deterministic=True):
+          evaluate=True, R=DEFAULT_R, database_codes="out-of-sample", verbose="auto", deterministic=True):
     """Train `method` on `dataset_path`; returns the run folder.
 
     `config` is the method's config dataclass (defaults if None). With
@@ -200,7 +201,7 @@ def export_codes(model, dataset, run_dir):
                 method=type(model).method_name, bits=model.bits, dataset=dataset.name)
 
 
-def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None, model=None):
+def evaluate_run(run_dir, *, R=DEFAULT_R, database_codes="out-of-sample", top_k=None, model=None):
     """(Re)write `report.json`, the plots and the method's figures of a run; returns the report.
 
     Scores come from `codes.h5`. Then, if the method draws figures for this

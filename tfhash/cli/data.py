@@ -32,15 +32,22 @@ def _summary(path):
         if info["max_tokens"]:
             parts.append(f"tokens {info['max_tokens']} x {len(ds.vocabulary)} words")
         if ds.has_labels:
-            empty = int(np.sum(ds.read("labels", np.arange(ds.num_pairs)).sum(axis=1) == 0))
+            empty = int(np.sum(ds.ground_truth(np.arange(ds.num_pairs)).sum(axis=1) == 0))
             parts.append(f"{info['num_classes']} classes" + (f" ({empty} unlabeled)" if empty else ""))
     sizes = ", ".join(f"{k} {v}" for k, v in sorted(info["split_sizes"].items()))
     seed = "" if info["split_seed"] is None else f" seed {info['split_seed']}"
     click.echo(f"wrote {path}: {', '.join(parts)}; splits {sizes} ({info['protocol']}{seed})")
 
 
+_labelled_size = click.option(
+    "--labelled-size", type=int, default=None,
+    help="Keep labels for this many random training pairs; the other training pairs form the 'unlabelled' "
+         "pool, whose labels no method may read (default: every training pair is labelled).")
+
+
 def _split_options(default_protocol, default_query=None):
     def wrap(f):
+        f = _labelled_size(f)
         f = click.option("--seed", default=0, show_default=True, type=int, help="Split seed.")(f)
         f = click.option("--validation-size", type=int, default=None, help="Database pairs held out of train.")(f)
         f = click.option("--train-size", default=None,
@@ -53,9 +60,10 @@ def _split_options(default_protocol, default_query=None):
     return wrap
 
 
-def _splits_kw(protocol, seed, query_size, train_size, validation_size):
+def _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size=None):
     return {"protocol": protocol, "seed": seed, "query_size": query_size,
-            "train_size": _train_size(train_size), "validation_size": validation_size}
+            "train_size": _train_size(train_size), "validation_size": validation_size,
+            "labelled_size": labelled_size}
 
 
 _out = click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output dataset file (.h5).")
@@ -73,14 +81,16 @@ def import_():
 
 @import_.command()
 @click.option("--data-dir", required=True, type=click.Path(), help="Folder with wiki_raw_features.mat and the .list files.")
+@_labelled_size
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the labelled subset (with --labelled-size).")
 @_out
-def wikipedia(data_dir, out):
+def wikipedia(data_dir, labelled_size, seed, out):
     """Wikipedia (2,866 pairs, fixed 2,173/693 split)."""
     from tfhash.data.importers.wikipedia import import_wikipedia
 
     if not os.path.isfile(os.path.join(data_dir, "wiki_raw_features.mat")) and os.path.isdir(os.path.join(data_dir, "wikipedia")):
         data_dir = os.path.join(data_dir, "wikipedia")
-    _summary(import_wikipedia(data_dir, out))
+    _summary(import_wikipedia(data_dir, out, labelled_size=labelled_size, seed=seed))
 
 
 @import_.command()
@@ -89,11 +99,11 @@ def wikipedia(data_dir, out):
 @click.option("--images", "images_mat", type=click.Path(), help=".mat file with IAll (or images): features or pixels.")
 @_split_options("mirflickr-dcmh")
 @_out
-def dcmh(labels_mat, texts_mat, images_mat, protocol, query_size, train_size, validation_size, seed, out):
+def dcmh(labels_mat, texts_mat, images_mat, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
     """DCMH-style .mat files (MIRFlickr, NUS-WIDE, IAPR TC-12, MS-COCO)."""
     from tfhash.data.importers.dcmh_mat import import_dcmh
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_dcmh(labels_mat, texts_mat, out, images_mat=images_mat, **kw))
 
 
@@ -103,11 +113,11 @@ def dcmh(labels_mat, texts_mat, images_mat, protocol, query_size, train_size, va
 @click.option("--max-tokens", type=int, default=None, help="Token sequence length (default: the longest).")
 @_split_options("custom", 130)
 @_out
-def mirflickr_images(data_dir, image_size, max_tokens, protocol, query_size, train_size, validation_size, seed, out):
+def mirflickr_images(data_dir, image_size, max_tokens, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
     """MIRFlickr-25K pairs whose raw image is present, as pixels + tags."""
     from tfhash.data.importers.mirflickr import import_mirflickr_images
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_mirflickr_images(data_dir, out, image_size=image_size, max_tokens=max_tokens, **kw))
 
 
@@ -117,11 +127,11 @@ def mirflickr_images(data_dir, image_size, max_tokens, protocol, query_size, tra
 @click.option("--max-tokens", type=int, default=None, help="Token sequence length (default: the longest).")
 @_split_options("mirflickr-dcmh")
 @_out
-def mirflickr(data_dir, images_mat, max_tokens, protocol, query_size, train_size, validation_size, seed, out):
+def mirflickr(data_dir, images_mat, max_tokens, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
     """All 20,015 MIRFlickr-25K pairs: IAll images + bag-of-words + tag tokens + named labels."""
     from tfhash.data.importers.mirflickr import import_mirflickr_text
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_mirflickr_text(data_dir, out, images_mat=images_mat, max_tokens=max_tokens, **kw))
 
 
@@ -134,11 +144,11 @@ def mirflickr(data_dir, images_mat, max_tokens, protocol, query_size, train_size
 @click.option("--class-names", type=click.Path(), help="Class names, one a line.")
 @_split_options("custom")
 @_out
-def arrays(images, texts, tokens, vocabulary, labels, class_names, protocol, query_size, train_size, validation_size, seed, out):
+def arrays(images, texts, tokens, vocabulary, labels, class_names, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
     """Plain arrays (.npy, HDF5, .mat)."""
     from tfhash.data.importers.arrays import import_arrays
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_arrays(out, images=images, texts=texts, tokens=tokens, vocabulary=vocabulary,
                            labels=labels, class_names=class_names, **kw))
 

@@ -9,10 +9,15 @@ Layout (format version 1)::
     /labels     (N, C) uint8 multi-hot (optional)
     /class_names (C,) str (optional)
     /ids        (N,) str item ids
-    /splits/<name> int64 row indices, name in train/query/database/validation
+    /splits/<name> int64 row indices, name in train/query/database/validation/unlabelled
     attrs: format_version, name, split_seed, protocol
 
 At least one of /bow and /tokens is present. Row i of every array is pair i.
+
+The optional ``unlabelled`` split is a pool of non-query pairs whose labels
+no method may use (semi-supervised protocols): it is disjoint from train,
+query and validation, and `PairedDataset.read` refuses label reads of its
+rows; only scoring reads them, through `PairedDataset.ground_truth`.
 """
 
 import os
@@ -24,7 +29,9 @@ from tfhash.atomic import atomic_path
 from tfhash.errors import TfhashError, require
 
 FORMAT_VERSION = 1
-SPLIT_NAMES = ("train", "query", "database", "validation")
+SPLIT_NAMES = ("train", "query", "database", "validation", "unlabelled")
+#: the split whose labels are hidden from methods
+POOL = "unlabelled"
 REQUIRED_SPLITS = ("train", "query", "database")
 TEXT_FIELDS = ("bow", "tokens")
 _STR = h5py.string_dtype(encoding="utf-8")
@@ -84,6 +91,11 @@ def validate_splits(splits, n):
         require(np.unique(idx).size == idx.size, f"split '{name}' repeats indices")
     overlap = np.intersect1d(splits["query"], splits["database"])
     require(overlap.size == 0, f"query and database splits share {overlap.size} pairs")
+    if POOL in splits:
+        for other in ("train", "query", "validation"):
+            if other in splits:
+                shared = np.intersect1d(splits[POOL], splits[other]).size
+                require(shared == 0, f"the {POOL} pool and the {other} split share {shared} pairs")
 
 
 def write_dataset(
@@ -204,6 +216,9 @@ class PairedDataset:
         self._arrays = {k: f[k] for k in ("images", "bow", "tokens", "labels") if k in f}
         if in_memory:
             self._arrays = {k: v[()] for k, v in self._arrays.items()}
+        self._hidden = np.zeros(self.num_pairs, dtype=bool)  # rows whose labels methods may not read
+        if POOL in self.splits:
+            self._hidden[self.splits[POOL]] = True
 
     # --- what is in the file -------------------------------------------------
     @property
@@ -246,8 +261,28 @@ class PairedDataset:
         return self.splits[name]
 
     # --- reading rows --------------------------------------------------------
+    @property
+    def has_pool(self):
+        """Whether the file holds an unlabelled pool (labels hidden from methods)."""
+        return bool(self._hidden.any())
+
     def read(self, field, indices):
-        """Rows `indices` of `field` (images/bow/tokens/labels) as a NumPy array."""
+        """Rows `indices` of `field` (images/bow/tokens/labels) as a NumPy array.
+
+        Labels of unlabelled-pool rows are refused (TfhashError): no method
+        may use them.
+        """
+        if field == "labels" and self._hidden.any():
+            hidden = np.flatnonzero(self._hidden[np.asarray(indices, dtype=np.int64)])
+            require(hidden.size == 0, f"labels of {hidden.size} pairs of the {POOL} pool were asked for; "
+                                      "a method may not read them")
+        return self._read(field, indices)
+
+    def ground_truth(self, indices):
+        """Labels of rows `indices`, pool rows included: for scoring retrieval only, never for training."""
+        return self._read("labels", indices)
+
+    def _read(self, field, indices):
         require(field in self._arrays, f"dataset {self.name} has no '{field}'")
         array = self._arrays[field]
         if self.in_memory:

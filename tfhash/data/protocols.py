@@ -29,6 +29,16 @@ wikipedia-standard 693       2,173 (= db)     Rasiwasia et al. 2010; fixed, not 
 
 ``train_size="all"`` makes train the whole database (the usual choice for
 unsupervised methods); for ``custom`` that is the default.
+
+Unlabelled pool (``labelled_size``, any protocol): of the training pairs the
+protocol chose, ``labelled_size`` drawn at random stay in ``train`` (the
+labelled training split) and the others form the ``unlabelled`` split:
+non-query pairs a method may read images and texts of, never labels
+(TUCH's Sec. 5.3 pre-trains on all non-query pairs, hashes on a labelled
+subset). The pool stays in the database, so retrieval is scored as before.
+The draw uses ``default_rng([seed, 1])``, independent of the split draw, so
+the same seed gives the same query/database/train union with and without a
+pool.
 """
 
 import numpy as np
@@ -134,11 +144,26 @@ PROTOCOLS = {
 FIXED_PROTOCOLS = frozenset({"wikipedia-standard"})
 
 
-def make_splits(protocol, n, seed=0, **kw):
+def hide_labels(splits, labelled_size, seed=0):
+    """Move all but `labelled_size` random training pairs of `splits` to an ``unlabelled`` split; returns new splits."""
+    train = np.asarray(splits["train"])
+    labelled_size = int(labelled_size)
+    require(labelled_size > 0, f"labelled size must be positive, got {labelled_size}")
+    require(labelled_size < train.size,
+            f"labelled size {labelled_size} leaves no unlabelled pairs among the {train.size} training pairs")
+    order = np.random.default_rng([int(seed), 1]).permutation(train)
+    out = dict(splits)
+    out["train"], out["unlabelled"] = np.sort(order[:labelled_size]), np.sort(order[labelled_size:])
+    return out
+
+
+def make_splits(protocol, n, seed=0, labelled_size=None, **kw):
     """Splits of `n` pairs under the named `protocol` (kwargs override preset sizes).
 
     Keyword arguments left as None fall back to the preset's value; pass
-    ``train_size="all"`` to train on the whole database.
+    ``train_size="all"`` to train on the whole database. With
+    `labelled_size`, the training pairs beyond it go to the ``unlabelled``
+    pool (`hide_labels`).
     """
     require(
         protocol in PROTOCOLS,
@@ -148,9 +173,12 @@ def make_splits(protocol, n, seed=0, **kw):
     if protocol in FIXED_PROTOCOLS:
         extra = sorted(set(kw) - {"labels", "num_train"})
         require(not extra, f"protocol '{protocol}' is a fixed split; it takes no {', '.join(extra)}")
-    return PROTOCOLS[protocol](n, seed=seed, **kw)
+    splits = PROTOCOLS[protocol](n, seed=seed if seed is not None else 0, **kw)
+    if labelled_size is not None:
+        splits = hide_labels(splits, labelled_size, seed=seed if seed is not None else 0)
+    return splits
 
 
-def split_seed(protocol, seed):
-    """The seed to record in the file: None for a fixed protocol."""
-    return None if protocol in FIXED_PROTOCOLS else seed
+def split_seed(protocol, seed, labelled_size=None):
+    """The seed to record in the file: None for a fixed protocol (unless a seeded pool was drawn)."""
+    return None if protocol in FIXED_PROTOCOLS and labelled_size is None else seed

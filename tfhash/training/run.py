@@ -189,7 +189,7 @@ def export_codes(model, dataset, run_dir):
             "image": codes["image"],
             "text": codes["text"],
             "ids": view.ids(),
-            "labels": view.labels() if dataset.has_labels else None,
+            "labels": dataset.ground_truth(dataset.split(split)) if dataset.has_labels else None,
         }
     unified = model.unified_codes()
     if unified is not None:

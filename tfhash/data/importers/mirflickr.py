@@ -187,6 +187,7 @@ def import_mirflickr_images(
     query_size=130,
     train_size=None,
     validation_size=None,
+    labelled_size=None,
     seed=0,
     name="mirflickr25k-images",
 ):
@@ -209,12 +210,12 @@ def import_mirflickr_images(
     images = DecodedImages([p for _, p in found], image_size)
     splits = make_splits(
         protocol, rows.size, seed, query_size=query_size, train_size=train_size,
-        validation_size=validation_size, labels=labels,
+        validation_size=validation_size, labels=labels, labelled_size=labelled_size,
     )
     return write_dataset(
         out_path, images=images, bow=data["bow"][rows], tokens=tokens, vocabulary=data["vocabulary"],
         labels=labels, class_names=data["class_names"], ids=[data["ids"][i] for i in rows], splits=splits,
-        split_seed=split_seed(protocol, seed), protocol=protocol, name=name, chunk_rows=chunk_rows_for(images),
+        split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name, chunk_rows=chunk_rows_for(images),
     )
 
 
@@ -229,6 +230,7 @@ def import_mirflickr_text(
     query_size=None,
     train_size=None,
     validation_size=None,
+    labelled_size=None,
     name="mirflickr25k",
 ):
     """Import all 20,015 pairs (bow, tokens, labels, class names) with the IAll images; return `out_path`.
@@ -247,11 +249,11 @@ def import_mirflickr_text(
         report_unlabeled(labels, LABELS_MAT)
         splits = make_splits(
             protocol, labels.shape[0], seed, query_size=query_size, train_size=train_size,
-            validation_size=validation_size, labels=labels,
+            validation_size=validation_size, labels=labels, labelled_size=labelled_size,
         )
         return write_dataset(
             out_path, images=data["images"], bow=text["bow"], tokens=text["tokens"],
             vocabulary=text["vocabulary"], labels=labels, class_names=text["class_names"], ids=text["ids"],
-            splits=splits, split_seed=split_seed(protocol, seed), protocol=protocol, name=name,
+            splits=splits, split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name,
             chunk_rows=chunk_rows_for(data["images"]),
         )

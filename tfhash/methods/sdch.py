@@ -1,4 +1,4 @@
-"""SDCH: Semantic Deep Cross-modal Hashing (Yan, Bai, Wang, Zhou, Hancock; Pattern Recognition 2019).
+"""SDCH: Semantic Deep Cross-modal Hashing (Yan, Bai, Wang, Zhou, Hancock; Neurocomputing, accepted manuscript).
 
 Algorithm 1 of the paper, one mini-batch of labelled image-text pairs:
 

@@ -1,4 +1,4 @@
-"""TUCH: Turning cross-view hashing into single-view hashing (Zhang et al., IJCAI 2018).
+"""TUCH: Turning cross-view hashing into single-view hashing (Zhao, Ding, Guo, Han, Gao; IJCAI 2017).
 
 A text-to-image GAN moves texts into the image domain, where one image
 hashing network codes both views:
@@ -164,7 +164,7 @@ def semantic_embedding_loss(phi, labels):
 
 @register_method("tuch")
 class TUCH(Hasher):
-    """TUCH (IJCAI 2018): a text-to-image GAN turns cross-view hashing into image hashing (BoW text)."""
+    """TUCH (IJCAI 2017): a text-to-image GAN turns cross-view hashing into image hashing (BoW text)."""
 
     config_class = TUCHConfig
     text_field = "bow"

@@ -55,7 +55,8 @@ def _split_options(default_protocol, default_query=None):
         f = click.option("--query-size", type=int, default=default_query, show_default=default_query is not None,
                          help="Query pairs (default: the protocol's).")(f)
         return click.option("--protocol", default=default_protocol, show_default=True,
-                            help="Split protocol: custom, mirflickr-dcmh, nuswide-dcmh, iapr-dcmh, coco-dcmh.")(f)
+                            help="Split protocol: custom, mirflickr-dcmh, nuswide-dcmh, iapr-dcmh, coco-dcmh, "
+                                 "iapr-dvsh, coco-dvsh, iapr-tuch, coco-tuch.")(f)
 
     return wrap
 
@@ -133,6 +134,69 @@ def mirflickr(data_dir, images_mat, max_tokens, protocol, query_size, train_size
 
     kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_mirflickr_text(data_dir, out, images_mat=images_mat, max_tokens=max_tokens, **kw))
+
+
+def _sentence_options(max_tokens):
+    def wrap(f):
+        f = click.option("--bow-size", default=2000, show_default=True, type=int,
+                         help="Bag-of-words width: the most frequent words over all sentences.")(f)
+        f = click.option("--min-count", default=1, show_default=True, type=int,
+                         help="Words seen fewer times become <unk> in the token sequences.")(f)
+        f = click.option("--max-tokens", default=max_tokens, show_default=True, type=int,
+                         help="Token sequence length (DVSH: 20 on COCO, 25 on IAPR TC-12).")(f)
+        f = click.option("--caption", default="first", show_default=True, type=click.Choice(["first", "all"]),
+                         help="Token sequence: the image's first sentence, or all its sentences joined.")(f)
+        f = click.option("--image-size", default=64, show_default=True, type=int, help="Side of the square images.")(f)
+        f = click.option("--feature-ids", type=click.Path(), help="Image id of each features row, one a line.")(f)
+        return click.option("--features", help="Image features instead of images: X.npy, file.h5:/dataset or file.mat:VAR.")(f)
+
+    return wrap
+
+
+@import_.command(name="iapr")
+@click.option("--annotations", required=True, type=click.Path(),
+              help="The annotations_complete_eng folder (XX/NNNNN.eng files).")
+@click.option("--labels-dir", required=True, type=click.Path(),
+              help="SAIAPR TC-12 folder searched for labels.txt region label files.")
+@click.option("--concept-names", type=click.Path(), help="SAIAPR wlist.txt (concept id and name per line).")
+@click.option("--top-concepts", default=22, show_default=True, type=int,
+              help="Keep the most frequent concepts (the papers: 22); 0 = all.")
+@click.option("--images-dir", type=click.Path(), help="Folder the <IMAGE> paths are relative to (holds images/).")
+@_sentence_options(25)
+@_split_options("iapr-dvsh")
+@_out
+def iapr(annotations, labels_dir, concept_names, top_concepts, images_dir, features, feature_ids, image_size,
+         caption, max_tokens, min_count, bow_size, protocol, query_size, train_size, validation_size, labelled_size,
+         seed, out):
+    """IAPR TC-12 with sentences and SAIAPR concepts (DVSH, TUCH): one pair per image."""
+    from tfhash.data.importers.iapr import import_iapr
+
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
+    _summary(import_iapr(annotations, labels_dir, out, images_dir=images_dir, features=features,
+                         feature_ids=feature_ids, concept_names=concept_names, top_concepts=top_concepts,
+                         caption=caption, max_tokens=max_tokens, min_count=min_count, bow_size=bow_size,
+                         image_size=image_size, **kw))
+
+
+@import_.command(name="coco")
+@click.option("--captions", required=True, multiple=True, type=click.Path(),
+              help="captions_*.json (repeat for train2014 and val2014).")
+@click.option("--instances", required=True, multiple=True, type=click.Path(),
+              help="instances_*.json with the 80 categories (repeat to match --captions).")
+@click.option("--images-dir", "image_dirs", multiple=True, type=click.Path(),
+              help="Folder holding the JPEGs named in the captions files (repeatable).")
+@_sentence_options(20)
+@_split_options("coco-dvsh")
+@_out
+def coco(captions, instances, image_dirs, features, feature_ids, image_size, caption, max_tokens, min_count,
+         bow_size, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
+    """MS-COCO captions with the 80 instance categories as labels (DVSH, TUCH): one pair per image."""
+    from tfhash.data.importers.coco import import_coco
+
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
+    _summary(import_coco(list(captions), list(instances), out, image_dirs=list(image_dirs) or None,
+                         features=features, feature_ids=feature_ids, caption=caption, max_tokens=max_tokens,
+                         min_count=min_count, bow_size=bow_size, image_size=image_size, **kw))
 
 
 @import_.command()

@@ -16,7 +16,7 @@ Parts (``--parts``, comma-separated):
 
 Both retrieval directions (i2t, t2i), MAP@all and MAP@50. Settings are the
 config defaults except epochs and, for pixels, the CNN width (see
-``--cnn-filters``); they were chosen on a validation split carved from the
+``--conv-filters``); they were chosen on a validation split carved from the
 training pairs, never on the queries. Runs land in ``--work`` (reused when a
 run with the same settings is there); the tables go to section ``dvsh`` of
 BENCHMARKS.md.
@@ -60,7 +60,7 @@ def continuous_report(run_dir, dataset):
     """MAP of a run's continuous (un-binarised) codes, cosine ranking; checks the ranking on its ±1 codes."""
     import keras
 
-    from tfhash.training.codes import read_codes
+    from tfhash.training.run_folder import read_codes
 
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
     data = PairedDataset(dataset)
@@ -94,7 +94,7 @@ def main():
     parser.add_argument("--mirflickr-epochs", type=int, default=60)
     parser.add_argument("--mirflickr-learning-rate", type=float, default=1e-4,
                         help="picked on a validation split of the 600 training pairs (1e-3 collapses the codes)")
-    parser.add_argument("--cnn-filters", default="32,64,96,96,64", help="conv1-conv5 widths for MIRFlickr pixels")
+    parser.add_argument("--conv-filters", default="32,64,96,96,64", help="conv1-conv5 widths for MIRFlickr pixels")
     parser.add_argument("--image-hidden", default="512,512", help="fc6-fc7 widths for MIRFlickr pixels")
     parser.add_argument("--mirflickr", default="/work/shared/data/mirflickr25k")
     parser.add_argument("--image-size", type=int, default=64)
@@ -122,7 +122,7 @@ def main():
     if "mirflickr" in parts:
         pixels, vectors = mirflickr_images(args.mirflickr, args.work, args.image_size)
         cnn = dict(epochs=args.mirflickr_epochs, learning_rate=args.mirflickr_learning_rate,
-                   cnn_filters=tuple(int(x) for x in args.cnn_filters.split(",")),
+                   conv_filters=tuple(int(x) for x in args.conv_filters.split(",")),
                    image_hidden=tuple(int(x) for x in args.image_hidden.split(",")))
         rows = []
         for b in bits:
@@ -132,7 +132,7 @@ def main():
             rows.append(("dvsh (CNN + tag LSTM)", b, run("dvsh", pixels, args.work, f"mir-dvsh-{b}", bits=b, **cnn)[1]))
         sections.append(f"### MIRFlickr-25K raw-image subset (730 pairs: 600 train = database, 130 queries), "
                         f"{args.image_size} px\n\n"
-                        f"dvsh: CNN from scratch, conv widths {args.cnn_filters}, fc6-fc7 {args.image_hidden}, "
+                        f"dvsh: CNN from scratch, conv widths {args.conv_filters}, fc6-fc7 {args.image_hidden}, "
                         f"Adam {args.mirflickr_learning_rate:g}, {args.mirflickr_epochs} epochs; raw tag sequences "
                         "(up to 25 tags).\n\n" + map_table(rows, seconds=False) + "\n\n"
                         + plot_rows("dvsh-mirflickr", rows, "DVSH vs CCA-ITQ, MIRFlickr raw-image subset"))

@@ -55,7 +55,7 @@ def run(method, dataset, work, tag, **settings):
 def unified_report(run_dir):
     """MAP of a run's query codes against its learned training codes B (the unified protocol), nothing written."""
     from tfhash.eval.report import cross_modal_report
-    from tfhash.training.codes import read_codes
+    from tfhash.training.run_folder import read_codes
 
     return cross_modal_report(read_codes(os.path.join(run_dir, "codes.h5")), R=R, tasks=TASKS,
                               database_protocol="unified")

@@ -49,6 +49,7 @@ def main():
     import keras
 
     from tfhash.data.dataset import PairedDataset
+    from tfhash.methods.callbacks import MethodSchedule
     from tfhash.data.pipeline import make_pipeline
     from tfhash.data.split import SplitView
     from tfhash.methods.registry import get_method
@@ -79,7 +80,7 @@ def main():
                                     epochs=config.epochs)
     timer = EpochTimer()
     model.fit(pipeline, epochs=config.epochs, steps_per_epoch=steps,
-              callbacks=model.training_callbacks(train_view) + [timer], verbose=0)
+              callbacks=[MethodSchedule(train_view), timer], verbose=0)
     peak_mb = peak_rss_mb()
     load = os.getloadavg()
 

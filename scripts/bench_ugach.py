@@ -170,7 +170,7 @@ def markdown(results, bits, dataset_note, validation=False):
     chance = np.mean([results["cca-itq"][b]["random"][t] for b in bits for t in ("i2t", "t2i")])
     seconds = {label: sum(results[label][b]["seconds"] for b in bits) for label, _, _ in ROWS}
     lines = [
-        f"On {dataset_note}. ugach settings: the defaults (hidden {cfg.hidden_units}, batch {cfg.batch_size}, SGD; "
+        f"On {dataset_note}. ugach settings: the defaults (hidden {cfg.image_hidden}, batch {cfg.batch_size}, SGD; "
         f"pre-training {cfg.pretrain_epochs} epochs at lr {cfg.pretrain_learning_rate}; then "
         f"{cfg.epochs - cfg.pretrain_epochs} adversarial epochs, D/G lr {cfg.discriminator_learning_rate}/"
         f"{cfg.generator_learning_rate} divided by 10 every two epochs; margin bits/8; m = {cfg.samples_per_query}; "

@@ -46,7 +46,7 @@ from tfhash.data.dataset import PairedDataset  # noqa: E402
 from tfhash.data.split import SplitView  # noqa: E402
 from tfhash.export.saved_model import ExportedModel, export_run  # noqa: E402
 from tfhash.methods.registry import get_method, method_names  # noqa: E402
-from tfhash.training.codes import read_codes  # noqa: E402
+from tfhash.training.run_folder import read_codes  # noqa: E402
 from tfhash.training.run import train  # noqa: E402
 
 BITS = 64
@@ -58,7 +58,7 @@ SETTINGS = {
              "img/txt-fc1,2 128 wide, not 4096 (Table 1 sizes them for AlexNet features; 4096 x 4096 = 140 MB)"),
     "dvsh-bow": ({"image_hidden": (256, 256), "text_hidden": (256,)},
                  "image MLP 256-256 and text MLP 256, not 1024-1024 / 1024 (sized for 4096-d CNN features)"),
-    "tuch": ({"image_widths": (256, 256), "generator_widths": (256, 256)},
+    "tuch": ({"image_hidden": (256, 256), "generator_hidden": (256, 256)},
              "H's image branch and G 256-256 wide, not 512-512"),
 }
 TASKS = ("i2t", "t2i")

@@ -11,14 +11,14 @@ import os
 import numpy as np
 
 from tfhash.errors import TfhashError, require
-from tfhash.training.codes import read_codes
+from tfhash.training.run_folder import RunFolder, load_model
 
 
 def build_run_index(run_dir, *, modality="text", kind="flat", out=None):
     """Index the database codes of `modality` from RUN_DIR/codes.h5; returns (path, count, bits)."""
     from tfhash.index.binary import BinaryIndex
 
-    codes = read_codes(os.path.join(run_dir, "codes.h5"))
+    codes = RunFolder(run_dir).read_codes()
     database = codes[f"database_{modality}"]
     index = BinaryIndex.build(database, ids=codes["database_ids"], kind=kind)
     path = out or os.path.join(run_dir, f"index-{modality}.h5")
@@ -88,9 +88,7 @@ def build_model_index(model_path, *, modality="text", kind="flat", out=None, inp
 
 
 def load_run_model(run_dir):
-    """The trained model of a run (`model.keras`), with every method registered."""
-    from tfhash.export.keras_file import load_model
-
+    """The trained model of a run (`model.keras`)."""
     return load_model(run_dir)
 
 
@@ -123,7 +121,7 @@ def query_codes_for(*, run_dir=None, positions=(), inputs=None, codes_path=None,
     require(not texts, "--texts needs --model (an export that takes strings)")
     require(run_dir is not None, "--query and --inputs need --run RUN_DIR or --model MODEL")
     if positions:
-        return _pick(read_codes(os.path.join(run_dir, "codes.h5"))[f"query_{modality}"], positions)
+        return _pick(RunFolder(run_dir).read_codes()[f"query_{modality}"], positions)
     x = _load_npy(inputs, "inputs")
     require(np.issubdtype(x.dtype, np.number) and np.all(np.isfinite(x)), f"{inputs} must hold finite numbers")
     model = load_run_model(run_dir)

@@ -13,7 +13,7 @@ from tests.export.test_serving_examples import doc_block
 from tests.helpers import train_run
 from tfhash.cli.main import _register, cli
 from tfhash.errors import TfhashError
-from tfhash.training.codes import read_codes
+from tfhash.training.run_folder import read_codes
 
 _register()
 
@@ -152,7 +152,7 @@ def test_index_needs_shipped_codes_or_inputs(run_dir, tmp_path):
 
 def test_token_model_takes_text_strings_end_to_end(tags_model, tmp_path):
     """A token-sequence run folder -> export (vocabulary carried) -> index and search text files."""
-    from tfhash.training.run import save_model_file
+    from tfhash.training.run_folder import save_model_file
 
     model, dataset, _ = tags_model
     run_dir = tmp_path / "run"

@@ -23,8 +23,8 @@ def _export_one(name, dataset_path, root):
     """Build, export twice (versions 1 and 2) and save `.keras`; write the inputs and the in-memory codes."""
     from tfhash.data.split import SplitView
     from tfhash.export.saved_model import export_model
-    from tfhash.training.codes import to_int8_codes
-    from tfhash.training.run import save_model_file
+    from tfhash.training.run_folder import to_int8_codes
+    from tfhash.training.run_folder import save_model_file
 
     model, dataset = build_fitted(name, dataset_path)
     out = os.path.join(root, name)

@@ -14,7 +14,7 @@ from tfhash.layers.text import last_valid_step, masked_mean
 from tfhash.losses.pairwise import cosine_margin_loss, inner_product_loss, signed_label_similarity
 from tfhash.losses.quantization import bitwise_margin_loss
 from tfhash.methods.registry import get_method
-from tfhash.training.codes import read_codes
+from tfhash.training.run_folder import read_codes
 
 
 def _model(name="dvsh", **settings):
@@ -113,7 +113,7 @@ def test_bow_variant_learns_and_the_saved_model_gives_the_codes(tmp_path):
 
 def test_pixel_images_go_through_the_cnn_trunk():
     cls = get_method("dvsh")
-    model = cls(cls.config_class(bits=8, cnn_filters=(8, 8, 8, 8, 8), image_hidden=(16,)), image_shape=(32, 32, 3),
+    model = cls(cls.config_class(bits=8, conv_filters=(8, 8, 8, 8, 8), image_hidden=(16,)), image_shape=(32, 32, 3),
                 text_shape=(6,), num_classes=3, vocabulary_size=20)
     model.configure()
     images = np.random.default_rng(2).uniform(0, 255, size=(3, 32, 32, 3)).astype(np.float32)

@@ -15,12 +15,12 @@ import pytest
 
 from tests.helpers import assert_same_h5, structured_dataset
 
-TUCH_SMALL = dict(text_dim=16, text_hidden=32, text_projection=16, noise_dim=8, generator_widths=(32,),
-                  image_widths=(32,), text_branch_dim=16, discriminator_hidden=16, text_epochs=1, gan_epochs=1)
+TUCH_SMALL = dict(text_dim=16, text_hidden=(32,), text_projection=16, noise_dim=8, generator_hidden=(32,),
+                  image_hidden=(32,), text_branch_dim=16, discriminator_hidden=16, text_epochs=1, gan_epochs=1)
 SETTINGS = {
-    "ugach": dict(hidden_units=32, pretrain_epochs=2),
+    "ugach": dict(image_hidden=(32,), text_hidden=(32,), pretrain_epochs=2),
     "sdch": dict(image_hidden=(32,), text_hidden=(32,), feature_dim=16),
-    "dvsh": dict(image_hidden=(32,), hidden_units=16, embedding_dim=8, batch_size=40),
+    "dvsh": dict(image_hidden=(32,), fusion_width=16, embedding_dim=8, batch_size=40),
     "dvsh-bow": dict(image_hidden=(32,), text_hidden=(32,), batch_size=40),
     "tuch": TUCH_SMALL,
     "tuch-seq": dict(TUCH_SMALL, embedding_dim=8),

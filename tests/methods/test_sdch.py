@@ -146,10 +146,15 @@ def test_schedule_learning_and_b_is_sign_of_z(dataset_path, tmp_path):
     view = _train_view(dataset_path)
     model.prepare(view)
     snapshots = [_weights(model)]
+    steps = []
     for epochs in (1, 2, 3):  # fit epoch by epoch, as a resumed run would
         fit_method(model, dataset, view, config.replace(epochs=epochs), str(tmp_path), epochs - 1, verbose=0)
         snapshots.append(_weights(model))
-        assert int(model.completed_epochs.numpy()) == epochs
+        steps.append({name: int(opt.iterations.numpy()) for name, opt in model.optimizers.items()})
+        assert int(model.epoch_clock.numpy()) == epochs - 1
+    # Frozen means not stepped: the frozen part's optimizer state (step count, Adam moments) does not move.
+    assert steps[0]["hash"] == 0 and steps[0]["features"] > 0
+    assert steps[1]["features"] == steps[0]["features"] and steps[1]["hash"] > 0
     (w0, w1, w2, w3) = snapshots
     assert not _changed(w0["hash"], w1["hash"]) and _changed(w0["features"], w1["features"])  # epoch 1: Theta_f
     assert _changed(w1["hash"], w2["hash"]) and not _changed(w1["features"], w2["features"])  # epoch 2: Theta_h

@@ -17,11 +17,12 @@ from tfhash.layers.generators import save_image_grid
 from tfhash.losses.adversarial import generator_loss
 from tfhash.losses.conditional_gan import matching_aware_discriminator_loss
 from tfhash.methods.registry import get_method
-from tfhash.methods.tuch import GAN, HASHING, TEXT, StageSchedule, semantic_embedding_loss
+from tfhash.methods.callbacks import MethodSchedule
+from tfhash.methods.tuch import GAN, HASHING, TEXT, semantic_embedding_loss
 from tfhash.training.checkpoint import latest_checkpoint
-from tfhash.training.codes import read_codes
+from tfhash.training.run_folder import read_codes
 
-SMALL = dict(text_dim=16, text_hidden=32, text_projection=16, noise_dim=8, generator_widths=(64,), image_widths=(64,),
+SMALL = dict(text_dim=16, text_hidden=(32,), text_projection=16, noise_dim=8, generator_hidden=(64,), image_hidden=(64,),
              text_branch_dim=16, discriminator_hidden=32)
 
 
@@ -83,14 +84,16 @@ def test_mismatched_images_share_no_label_with_the_text():
 
 def test_stages_follow_the_epochs_and_config_rejects_a_missing_hashing_stage():
     model = _model(epochs=6, text_epochs=2, gan_epochs=3)
-    assert [model.config.stage_at(e) for e in range(6)] == [TEXT, TEXT, GAN, GAN, GAN, HASHING]
-    schedule = StageSchedule()
+    assert [model.phase(e).name for e in range(6)] == [TEXT, TEXT, GAN, GAN, GAN, HASHING]
+    assert model.phase(0).players == ("text",) and model.phase(2).players == ("hashing", "generator")
+    schedule = MethodSchedule(train=None)
     schedule.set_model(model)
     model.configure()
     schedule.on_epoch_begin(4)  # e.g. a run resumed at epoch 4
-    assert int(model.stage.numpy()) == GAN and model._compiled_stage == GAN
+    assert model.current_phase.name == GAN and int(model.epoch_clock.numpy()) == 4
+    assert not model.active("text")  # the text autoencoder is frozen after stage 1
     schedule.on_epoch_begin(5)
-    assert int(model.stage.numpy()) == HASHING and model._compiled_stage == HASHING
+    assert model.current_phase.name == HASHING
     with pytest.raises(TfhashError, match="epochs > text_epochs"):
         get_method("tuch").config_class(epochs=5, text_epochs=2, gan_epochs=3).validate()
 
@@ -145,9 +148,9 @@ def test_learns_codes_better_than_random(tmp_path):
     run_dir, report = train_run("tuch", tmp_path, path, bits=16, epochs=12, text_epochs=1, gan_epochs=1,
                                 batch_size=50, learning_rate=3e-3, **SMALL)
     assert_beats_random(report)
-    # The saved model file is in the hashing stage and gives the codes of codes.h5.
+    # The saved model file is at its last epoch (the hashing stage) and gives the codes of codes.h5.
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
-    assert int(model.stage.numpy()) == HASHING
+    assert int(model.epoch_clock.numpy()) == 11 and model.phase(11).name == HASHING
     query = SplitView(PairedDataset(path), "query", text_field="bow")
     codes = read_codes(os.path.join(run_dir, "codes.h5"))
     for modality, hashed in (("image", model.hash_image(query.images())), ("text", model.hash_text(query.texts()))):

@@ -54,7 +54,7 @@ def test_codes_are_sign_of_summed_hash_layers(dataset, tmp_path):
 
     from tfhash.data.dataset import PairedDataset
     from tfhash.data.split import SplitView
-    from tfhash.training.codes import read_codes
+    from tfhash.training.run_folder import read_codes
 
     run_dir, _ = train_run("uch", tmp_path, dataset, strategy="mirrored", **dict(SETTINGS, epochs=2))
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
@@ -73,7 +73,7 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
 
     from tfhash.data.dataset import PairedDataset
     from tfhash.data.synthetic import write_synthetic
-    from tfhash.methods.uch import UCH, UCHConfig, _image_encoder
+    from tfhash.methods.uch import UCH, UCHConfig
 
     path = os.path.join(str(tmp_path), "pixels.h5")
     write_synthetic(path, 40, query_size=8, image_kind="pixels", image_size=32, text_dim=20)
@@ -91,5 +91,6 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
     weights = os.path.join(str(tmp_path), "mobilenetv2.weights.h5")
     application = [layer for layer in model.image_encoder.layers if isinstance(layer, keras.Model)][0]
     application.save_weights(weights)
-    loaded = _image_encoder("mobilenetv2", data.image_shape, weights)
+    loaded = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2", backbone_weights=weights), image_shape=data.image_shape,
+                 text_shape=data.text_shape("bow"), train_size=data.split("train").size).image_encoder
     np.testing.assert_allclose(loaded(images), model.image_encoder(images), rtol=1e-5, atol=1e-6)

@@ -12,7 +12,7 @@ from tests.helpers import assert_beats_random, structured_dataset, train_run
 from tests.training import toy_method  # noqa: F401  (registers "toy-test")
 from tfhash.errors import TfhashError
 from tfhash.training import checkpoint as checkpoint_module
-from tfhash.training.codes import read_codes
+from tfhash.training.run_folder import read_codes
 from tfhash.training.run import evaluate_run, train
 
 

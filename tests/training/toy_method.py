@@ -10,7 +10,6 @@ from tfhash.layers.hashing import binarize
 from tfhash.layers.towers import mlp
 from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
-from tfhash.methods.callbacks import EpochEndCodeUpdate
 from tfhash.methods.config import HasherConfig, option
 
 
@@ -28,7 +27,6 @@ class ToyHasher(Hasher):
     """Test-only method: paired towers with a similarity loss, input noise and epoch-end B."""
 
     config_class = ToyConfig
-    learns_unified_codes = True
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
@@ -63,15 +61,12 @@ class ToyHasher(Hasher):
             same = tf.eye(tf.shape(hi)[0])
             loss = tf.reduce_mean(tf.square(sim - (2 * same - 1) * 0.2 - same * 0.8)) + 0.1 * tf.reduce_mean(
                 tf.square(hi - tf.gather(self.codes, data["index"])))
-        self.apply("image", loss, tape, self.image_tower.trainable_variables)
-        self.apply("text", loss, tape, self.text_tower.trainable_variables)
+        self.step("image", loss, tape)
+        self.step("text", loss, tape)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 
-    def training_callbacks(self, train):
-        return [EpochEndCodeUpdate(train)]
-
-    def update_codes(self, train, epoch):
+    def end_epoch(self, epoch, train):
         codes = self.encode_split(train)
         self.codes.assign(binarize(codes["image"] + codes["text"]))
 

@@ -18,6 +18,7 @@ _NOISE = (
     "oneDNN custom operations are on",
     "Could not find cuda drivers",
     "This TensorFlow binary is optimized",
+    "To enable the following instructions",
     "Unable to register cu",
     "TF-TRT Warning",
     "computation placer already registered",

@@ -1,20 +1,10 @@
-"""Exported models: TF Serving SavedModels (`saved_model`) and `.keras` files (`keras_file`).
+"""Exported models: TF Serving SavedModels (`saved_model`).
 
-Importing this package registers every tfhash method with Keras, so that
-`keras.models.load_model` reads any tfhash `.keras` file afterwards::
-
-    import keras
-    import tfhash.export
-
-    model = keras.models.load_model("runs/RUN/model.keras")
-    codes = model.hash_image(images)        # float ±1, (N, bits)
-
-`load_model(path)` does the same in one call (path: a `.keras` file or a run folder).
+`.keras` files load with `tfhash.load_model(path)` or, after `import tfhash`,
+with `keras.models.load_model(path)`.
 """
 
-from tfhash.export.keras_file import load_model, register_methods
 from tfhash.export.saved_model import ExportedModel, export_model, export_run
+from tfhash.training.run_folder import load_model
 
-register_methods()
-
-__all__ = ["ExportedModel", "export_model", "export_run", "load_model", "register_methods"]
+__all__ = ["ExportedModel", "export_model", "export_run", "load_model"]

@@ -52,6 +52,7 @@ import tempfile
 import numpy as np
 
 from tfhash.errors import TfhashError, require
+from tfhash.training.run_folder import CODES, VOCABULARY, RunFolder, read_codes
 
 SIGNATURE_NAMES = ("serving_default", "encode_image", "encode_text")
 TOKEN_SIGNATURE = "encode_tokens"
@@ -108,15 +109,6 @@ def unknown_id(vocabulary):
     """The id unknown tokens get (`<unk>`'s), or None to drop them."""
     vocabulary = list(vocabulary)
     return vocabulary.index(UNKNOWN_TOKEN) + 1 if UNKNOWN_TOKEN in vocabulary else None
-
-
-def read_vocabulary(path):
-    """A run's `vocabulary.txt` (token id i+1 = line i)."""
-    with open(path, encoding="utf-8") as f:
-        lines = f.read().split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
 
 
 # --------------------------------------------------------------------------- building
@@ -326,29 +318,19 @@ def export_model(model, out, *, vocabulary=None, version=None, codes_path=None, 
 
 def export_run(run_dir, out, *, version=None, with_codes=True):
     """`tfhash export RUN_DIR --out OUT`: the run's `model.keras` (+ vocabulary, codes) as `OUT/<version>/`."""
-    from tfhash.export.keras_file import load_model
-
     run_dir = os.fspath(run_dir)
     require(os.path.isdir(run_dir), f"no run folder at {run_dir}")
-    model = load_model(run_dir)
+    folder = RunFolder(run_dir)
+    model = folder.load_model()
     vocabulary = None
     if _text_input_kind(model) == "tokens":
-        vocab_path = os.path.join(run_dir, "vocabulary.txt")
-        require(os.path.exists(vocab_path),
+        require(folder.exists(VOCABULARY),
                 f"{run_dir} has no vocabulary.txt, which a token-sequence model needs to take text strings")
-        vocabulary = read_vocabulary(vocab_path)
-    source = {"run_dir": os.path.abspath(run_dir)}
-    for name in ("config.json", "report.json"):
-        path = os.path.join(run_dir, name)
-        if os.path.exists(path):
-            with open(path, encoding="utf-8") as f:
-                record = json.load(f)
-            if name == "config.json":
-                source["dataset"] = record.get("dataset", {}).get("name")
-            else:
-                source["map_all"] = record.get("map_all")
-                source["database_codes"] = record.get("database_codes")
-    codes_path = os.path.join(run_dir, "codes.h5")
+        vocabulary = folder.read_vocabulary()
+    source = {"run_dir": os.path.abspath(run_dir), "dataset": folder.read_config(required=False).get("dataset", {}).get("name")}
+    report = folder.read_report(required=False)
+    source.update(map_all=report.get("map_all"), database_codes=report.get("database_codes"))
+    codes_path = folder.file(CODES)
     if with_codes:
         require(os.path.exists(codes_path), f"{run_dir} has no codes.h5; pass --no-codes to export the model alone")
     return export_model(model, out, vocabulary=vocabulary, version=version,
@@ -420,8 +402,6 @@ class ExportedModel:
 
     def shipped_codes(self):
         """The run codes exported with the model (`read_codes` layout)."""
-        from tfhash.training.codes import read_codes
-
         require(self.metadata.get("codes_file"),
                 f"{self.path} was exported without codes; index items with --inputs (or --texts) instead")
         return read_codes(os.path.join(self.path, self.metadata["codes_file"]))

@@ -1,9 +1,13 @@
-"""The base class of every hashing method: a Keras model with two encoders."""
+"""The base class of every hashing method: a Keras model with two encoders, players and a schedule."""
+
+import dataclasses
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfhash.errors import require
+from tfhash.layers.backbones import image_backbone
 from tfhash.layers.hashing import binarize
 from tfhash.methods.config import HasherConfig
 
@@ -14,6 +18,34 @@ def _scaled(gradient, scale):
         return tf.IndexedSlices(gradient.values * scale, gradient.indices, gradient.dense_shape)
     return gradient * scale
 
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    """What one epoch trains: the players (optimizers) that step, their learning rates, the split it reads.
+
+    A player left out of `players` is frozen for the epoch: the train
+    function of the phase never computes its gradients and never touches
+    its optimizer (weights and optimizer state stay as they are).
+    """
+
+    name: str
+    players: tuple
+    learning_rates: tuple = ()  # ((player, rate), ...) set at the epoch's start; () = the optimizer's own
+    split: str = "train"
+
+
+@dataclasses.dataclass(frozen=True)
+class Player:
+    """An optimizer and the variables it updates, paired once when the model is configured.
+
+    `multipliers` (optional, one float per variable) scales each variable's
+    gradient: per-layer learning-rate multipliers for fine-tuning (e.g. 0.1
+    on pretrained layers, 10 on a new last layer).
+    """
+
+    optimizer: object
+    variables: list
+    multipliers: tuple = ()
 
 class OptimizerSet(dict):
     """The method's optimizers by name.
@@ -47,8 +79,6 @@ class Hasher(keras.Model):
     needs_labels = False
     #: closed-form methods implement `fit_closed_form` instead of `train_step`
     closed_form = False
-    #: methods that learn codes B for the training items (UCH, SDCH)
-    learns_unified_codes = False
 
     def __init__(self, config=None, *, image_shape, text_shape, num_classes=None, vocabulary_size=None,
                  train_size=None, **kwargs):
@@ -64,6 +94,11 @@ class Hasher(keras.Model):
         self.vocabulary_size = vocabulary_size
         self.train_size = train_size
         self._optimizer_set = OptimizerSet()
+        self._players = {}
+        self._phase = None  # the Phase the train function is traced for (set by `begin_epoch`)
+        # Epochs begun: a model variable, so checkpoints hold it and graph code may read it.
+        self.epoch_clock = self.add_weight(name="epoch_clock", shape=(), dtype="int32", initializer="zeros",
+                                           trainable=False)
 
     # --- serialisation ----------------------------------------------------
     def get_config(self):
@@ -108,31 +143,73 @@ class Hasher(keras.Model):
             "text": self.encode_text(inputs["text"], training=training),
         }
 
-    # --- training hooks -------------------------------------------------------
+    # --- shared sub-networks -------------------------------------------------------------------
+    def image_backbone_network(self, name):
+        """The configured CNN for raw pixels (`ImageBackboneSettings`), loaded from `backbone_weights` if set.
+
+        For `keras.applications` kinds the file holds that network's own
+        weights (e.g. Keras' ``*_notop.h5``), for the AlexNet kinds the backbone's.
+        """
+        cfg = self.config
+        net = image_backbone(self.image_shape, kind=cfg.image_backbone, filters=cfg.conv_filters, name=name)
+        if cfg.backbone_weights:
+            inner = [layer for layer in net.layers if isinstance(layer, keras.Model)]
+            (inner[0] if inner else net).load_weights(cfg.backbone_weights)
+        return net
+
+    # --- players and schedule -------------------------------------------------------------
     def build_optimizers(self):
-        """Return {name: (optimizer, variables it updates)}; called inside the strategy scope."""
+        """{player: (optimizer, variables[, multipliers])}; called once inside the strategy scope."""
         return {}
 
     def configure(self):
-        """Create the optimizers, build each on its variables, and compile (inside `strategy.scope()`)."""
-        for name, (optimizer, variables) in self.build_optimizers().items():
-            optimizer.build(variables)
-            self._optimizer_set[name] = optimizer
+        """Create the players (optimizer + its variables), build each optimizer, and compile (inside `strategy.scope()`)."""
+        for name, spec in self.build_optimizers().items():
+            player = Player(*spec)
+            require(player.variables, f"player '{name}' of {type(self).__name__} has no variables")
+            require(not player.multipliers or len(player.multipliers) == len(player.variables),
+                    f"player '{name}': one learning-rate multiplier per variable")
+            player.optimizer.build(player.variables)
+            self._players[name] = player
+            self._optimizer_set[name] = player.optimizer
         self.compile(optimizer=None)  # the method's own optimizers update the weights
         self.built = True  # every variable exists since __init__
         return self
 
     @property
     def optimizers(self):
-        """The method's optimizers by name (after `configure`)."""
+        """The method's optimizers by player name (after `configure`)."""
         return self._optimizer_set
+
+    def phase(self, epoch):
+        """The `Phase` of 0-based `epoch`: the method's schedule, stated once. Default: every player, every epoch."""
+        return Phase("train", tuple(self._players))
+
+    @property
+    def current_phase(self):
+        """The phase of the epoch being trained (what `train_step` is traced for)."""
+        return self._phase if self._phase is not None else self.phase(0)
+
+    def active(self, player):
+        """Whether `player` steps in the current phase (read at trace time: a frozen player's step is not traced)."""
+        return player in self.current_phase.players
+
+    def begin_epoch(self, epoch):
+        """Enter `epoch`: advance the clock, set the phase's learning rates, retrace `train_step` on a new phase."""
+        phase = self.phase(epoch)
+        self.epoch_clock.assign(epoch)
+        for player, rate in phase.learning_rates:
+            self._players[player].optimizer.learning_rate = rate
+        retrace = self._phase is None or (phase.name, phase.players) != (self._phase.name, self._phase.players)
+        self._phase = phase
+        if retrace and self.train_function is not None:  # the new phase's steps, and only those, get traced
+            self.make_train_function(force=True)
+
+    def end_epoch(self, epoch, train):
+        """Work after `epoch`'s last step, outside gradient descent (e.g. UCH's and SDCH's B update); default none."""
 
     def prepare(self, train):
         """Work before the first epoch (graphs, code initialisation); `train` is a `SplitView`."""
-
-    def training_callbacks(self, train):
-        """Extra Keras callbacks (e.g. the epoch-end B update)."""
-        return []
 
     def unified_codes(self):
         """±1 codes B learned for the training items, or None."""
@@ -164,19 +241,21 @@ class Hasher(keras.Model):
         return {}
 
     # --- helpers for subclasses ---------------------------------------------
-    @staticmethod
-    def replica_mean(loss):
-        """Scale a per-replica mean loss so that the optimizers' all-reduce SUM gives the global mean."""
-        return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
+    def step(self, player, loss, tape):
+        """One gradient step of `player` on its own variables, from a per-replica `loss` recorded on `tape`.
 
-    def apply(self, optimizer_name, loss, tape, variables):
-        """One gradient step of optimizer `optimizer_name` on `variables` (per-replica `loss`)."""
+        The loss is scaled so that MirroredStrategy's gradient all-reduce (a
+        SUM) yields the global mean; a player frozen in the current phase
+        cannot step (an error when `train_step` is traced).
+        """
+        require(self.active(player), f"player '{player}' is frozen in phase '{self.current_phase.name}'")
+        spec = self._players[player]
         scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(loss, variables)
-        pairs = [(_scaled(g, scale), v) for g, v in zip(grads, variables) if g is not None]
-        if not pairs:
-            raise ValueError(f"loss for optimizer '{optimizer_name}' does not depend on its variables")
-        self._optimizer_set[optimizer_name].apply_gradients(pairs)
+        grads = tape.gradient(loss, spec.variables)
+        multipliers = spec.multipliers or (1.0,) * len(spec.variables)
+        pairs = [(_scaled(g, scale * m), v) for g, v, m in zip(grads, spec.variables, multipliers) if g is not None]
+        require(pairs, f"the loss of player '{player}' does not depend on its variables")
+        spec.optimizer.apply_gradients(pairs)
 
     def encode_split(self, split_view, batch_size=256, modality="both", binary=False):
         """Encode a whole split in order; returns {"image": array, "text": array} (float32)."""

@@ -1,18 +1,22 @@
-"""Callbacks shared by methods."""
+"""The one callback every method trains with: the method's schedule, epoch by epoch."""
 
 import keras
 
 
-class EpochEndCodeUpdate(keras.callbacks.Callback):
-    """Call `model.update_codes(train)` after each epoch (UCH's and SDCH's discrete B step).
+class MethodSchedule(keras.callbacks.Callback):
+    """Call `model.begin_epoch(epoch)` before and `model.end_epoch(epoch, train)` after each epoch.
 
-    Discrete updates of B are outside gradient descent, so they live here
-    and not in `train_step`.
+    `begin_epoch` enters the epoch's `Phase` (learning rates, frozen players);
+    `end_epoch` is where discrete updates outside gradient descent happen
+    (UCH's and SDCH's B), before the epoch's checkpoint is written.
     """
 
     def __init__(self, train):
         super().__init__()
         self.train = train
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.begin_epoch(epoch)
+
     def on_epoch_end(self, epoch, logs=None):
-        self.model.update_codes(self.train, epoch)
+        self.model.end_epoch(epoch, self.train)

@@ -1,9 +1,11 @@
 """Method configs: dataclasses whose defaults are the paper's, each field with help text."""
 
 import dataclasses
+import os
 import typing
 
 from tfhash.errors import TfhashError, require
+from tfhash.layers.backbones import ALEXNET_FILTERS, BACKBONES
 
 #: `--strategy` values (tfhash.training.distribute makes them; here so the CLI lists them before importing TF)
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -61,3 +63,24 @@ def field_type(cls, f):
     """The plain Python type of dataclass field `f` (resolving string annotations)."""
     hints = typing.get_type_hints(cls)
     return hints[f.name]
+
+
+@dataclasses.dataclass
+class ImageBackboneSettings:
+    """Settings of a method whose image side reads raw pixels through a CNN (mixed into its config).
+
+    Unused on feature-vector datasets. The network is built by
+    `Hasher.image_backbone_network` from `tfhash.layers.backbones`.
+    """
+
+    image_backbone: str = option("alexnet-small", "CNN for raw-pixel images (tfhash.layers.backbones); unused on "
+                                 "feature vectors.", choices=BACKBONES)
+    backbone_weights: str = option("", "Weights of the image backbone: a local file ('' = random initialisation).")
+    conv_filters: tuple[int, ...] = option(ALEXNET_FILTERS, "conv1-conv5 widths of the AlexNet kinds (AlexNet's).")
+
+    def validate(self):
+        super().validate()
+        require(len(self.conv_filters) == 5, f"conv_filters needs 5 widths, got {self.conv_filters}")
+        require(not self.backbone_weights or os.path.isfile(self.backbone_weights),
+                f"backbone weights file not found: {self.backbone_weights}")
+        return self

@@ -38,7 +38,7 @@ Choices the paper leaves open, and ours:
   rather than Keras' U(-0.05, 0.05), and feature vectors and BoW inputs are
   standardised with the training split's mean and std (``standardize``).
 * Widths: h^x is K-dimensional (Sec. 3.2) and is added to the first LSTM
-  layer's output, so that layer is K wide too; ``hidden_units`` = 0 keeps
+  layer's output, so that layer is K wide too; ``fusion_width`` = 0 keeps
   this, any other value sets both widths. The fusion layer has K units;
   its LSTM output o * tanh(c) is the squashed h_it. The sentence hashing
   network is the same 2-layer LSTM without the image, then a per-step
@@ -75,7 +75,6 @@ import keras
 import tensorflow as tf
 
 from tfhash.errors import require
-from tfhash.layers.backbones import ALEXNET_FILTERS, BACKBONES, image_backbone
 from tfhash.layers.normalization import Standardize
 from tfhash.layers.text import bow_encoder, last_valid_step, lstm_encoder, masked_lstm, masked_mean, token_mask
 from tfhash.layers.towers import mlp
@@ -83,7 +82,7 @@ from tfhash.losses.pairwise import cosine_margin_loss, inner_product_loss, signe
 from tfhash.losses.quantization import bitwise_margin_loss
 from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
-from tfhash.methods.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
 
 def _word_init():
@@ -92,7 +91,7 @@ def _word_init():
 
 
 @dataclasses.dataclass
-class _DVSHSettings(HasherConfig):
+class _DVSHSettings(ImageBackboneSettings, HasherConfig):
     """Settings of both text encoders (LSTM: `dvsh`, bag of words: `dvsh-bow`)."""
 
     epochs: int = option(60, "Training epochs (the paper does not say).")
@@ -106,13 +105,10 @@ class _DVSHSettings(HasherConfig):
                             choices=("cosine", "inner-product"))
     out_of_sample: str = option("hashing", "Codes from the hashing networks, or the fusion network (DVSH-H).",
                                 choices=("hashing", "fusion"))
-    hidden_units: int = option(0, "Width of h^x and of the LSTM / text layers under the K-unit fusion layer; "
+    fusion_width: int = option(0, "Width of h^x and of the LSTM / text layers under the K-unit fusion layer; "
                                   "0 = K (Sec. 3.2).")
     image_hidden: tuple[int, ...] = option((1024, 1024), "Fully connected layers fc6-fc7 of the image networks "
                                            "(AlexNet: 4096, 4096), on the CNN trunk or on feature vectors.")
-    image_backbone: str = option("alexnet-small", "CNN trunk for pixel images (tfhash.layers.backbones).",
-                                 choices=BACKBONES)
-    cnn_filters: tuple[int, ...] = option(ALEXNET_FILTERS, "conv1-conv5 widths of the AlexNet trunks (AlexNet's).")
     dropout: float = option(0.5, "Dropout after fc6 and fc7 (AlexNet: 0.5).")
     standardize: bool = option(True, "Standardise feature-vector images and BoW texts by their training mean/std.")
 
@@ -121,7 +117,7 @@ class _DVSHSettings(HasherConfig):
         require(self.learning_rate > 0, f"learning_rate must be positive, got {self.learning_rate}")
         require(self.bitwise_weight >= 0, f"bitwise_weight must be >= 0, got {self.bitwise_weight}")
         require(self.hashing_weight > 0, f"hashing_weight must be positive, got {self.hashing_weight}")
-        require(self.hidden_units >= 0, f"hidden_units must be >= 0, got {self.hidden_units}")
+        require(self.fusion_width >= 0, f"fusion_width must be >= 0, got {self.fusion_width}")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         return self
 
@@ -147,7 +143,7 @@ class DVSH(Hasher):
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
         cfg = self.config
-        width = cfg.hidden_units or cfg.bits
+        width = cfg.fusion_width or cfg.bits
         # Input standardisation, shared by the fusion and hashing networks of a modality (fitted in `prepare`).
         self.image_standardize = self._standardizer("image") if len(self.image_shape) == 1 else None
         self.text_standardize = self._standardizer("text") if type(self).text_field == "bow" else None
@@ -166,8 +162,7 @@ class DVSH(Hasher):
         cfg = self.config
         images = keras.Input(shape=self.image_shape, name=f"{name}_input")
         if len(self.image_shape) == 3:
-            x = image_backbone(self.image_shape, kind=cfg.image_backbone, filters=cfg.cnn_filters,
-                               name=f"{name}_cnn")(images)
+            x = self.image_backbone_network(f"{name}_cnn")(images)
             x = keras.layers.LayerNormalization(name=f"{name}_trunk_norm")(x)
         else:
             x = images if self.image_standardize is None else self.image_standardize(images)
@@ -270,7 +265,7 @@ class DVSH(Hasher):
                 pair = inner_product_loss(h, s)
             bitwise = bitwise_margin_loss(h, cfg.bitwise_margin) / cfg.bits
             loss = pair + cfg.bitwise_weight * bitwise
-        self.apply("fusion", loss, tape, self.fusion_variables)
+        self.step("fusion", loss, tape)
         self.trackers["pair_loss"].update_state(pair)
         self.trackers["bitwise_loss"].update_state(bitwise)
         return h
@@ -286,7 +281,7 @@ class DVSH(Hasher):
             per_step = tf.reduce_sum(tf.square(v - target[:, None, :]), axis=-1)
             text_loss = tf.reduce_sum(per_step * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
             loss = self.config.hashing_weight * (image_loss + text_loss)
-        self.apply("hashing", loss, tape, self.hashing_variables)
+        self.step("hashing", loss, tape)
         self.trackers["image_loss"].update_state(image_loss)
         self.trackers["text_loss"].update_state(text_loss)
 

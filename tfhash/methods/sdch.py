@@ -16,8 +16,8 @@ Algorithm 1 of the paper, one mini-batch of labelled image-text pairs:
    eq. (4) with S^f in {0, 1} from the labels.
 4. After each epoch: forward the whole training set and set B = sign(Z),
    eq. (10). B is initialised by ITQ on Z (Gong et al.) before the first
-   epoch (Algorithm 1). Epoch 1 trains Theta_f only (Theta_h's learning
-   rate is 0), epoch 2 Theta_h only (Theta_f's is 0), then both (Sec. 4.2).
+   epoch (Algorithm 1). Epoch 1 trains Theta_f only (Theta_h frozen),
+   epoch 2 Theta_h only (Theta_f frozen), then both (Sec. 4.2; `phase`).
 
 Query codes: sign(fc4(pipeline(x))) of each modality.
 
@@ -66,11 +66,10 @@ Choices the paper leaves open, and ours:
   (mean |bit mean| of B 0.8 by epoch 4) before recovering.
   `--no-center-features` restores the paper's literal fc4 (with bias).
 * fc4 is linear (Sec. 3.2 lists ReLU only for the earlier layers).
-* The epoch-dependent freezing sets the frozen part's learning rate to 0,
-  as the paper words it, through learning-rate callables that read a
-  non-trainable epoch counter (set by the epoch-end B update, so it is
-  checkpointed). A `tf.cond` around an optimizer step is not possible
-  under MirroredStrategy (a cross-replica sync inside control flow).
+* Freezing. The paper sets the frozen part's learning rate to 0. Here the
+  frozen part is not stepped at all (the epoch's `Phase` leaves its player
+  out): under Adam a zero rate would still move the moments and the step
+  count, so the part would not come back from its frozen epoch as it left.
 * No pre-trained weights: the paper starts the first seven image layers
   from ImageNet AlexNet and gives them 0.1x the feature learning rate. We
   train every layer from scratch at the feature rate (1e-3): a layer that
@@ -87,35 +86,30 @@ import numpy as np
 import tensorflow as tf
 
 from tfhash.errors import require
-from tfhash.layers.backbones import ALEXNET_FILTERS, BACKBONES, image_backbone
 from tfhash.layers.hashing import binarize
 from tfhash.layers.normalization import Standardize
 from tfhash.layers.towers import mlp
 from tfhash.losses.pairwise import inner_product_loss, label_similarity, logistic_pair_loss, signed_label_similarity
 from tfhash.losses.quantization import bit_balance_loss, quantization_loss
-from tfhash.methods.base import Hasher
+from tfhash.methods.base import Hasher, Phase
 from tfhash.methods.itq import itq_rotation
 from tfhash.methods.registry import register_method
-from tfhash.methods.callbacks import EpochEndCodeUpdate
-from tfhash.methods.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
 
 @dataclasses.dataclass
-class SDCHConfig(HasherConfig):
+class SDCHConfig(ImageBackboneSettings, HasherConfig):
     epochs: int = option(50, "Training epochs (Sec. 4.2: max-epoch 50).")
     batch_size: int = option(64, "Mini-batch size (Algorithm 1: 64).")
     feature_dim: int = option(256, "k, width of the feature layers img-fc3 / txt-fc3 (Sec. 3.2: 256).")
     image_hidden: tuple[int, ...] = option((4096, 4096), "img-fc1, img-fc2 widths (Table 1: 4096, 4096).")
     text_hidden: tuple[int, ...] = option((4096, 4096), "txt-fc1, txt-fc2 widths (Table 1: 4096, 4096).")
-    image_backbone: str = option("alexnet-small", "CNN for pixel images (Table 1: AlexNet conv1-5).",
-                                 choices=BACKBONES)
-    conv_filters: tuple[int, ...] = option(ALEXNET_FILTERS, "conv1..conv5 widths of the AlexNet kinds (Table 1).")
     gamma: float = option(0.01, "gamma, weight of L_h in L = L_f + gamma L_h (eq. 8, Sec. 4.2: 0.01).")
     beta1: float = option(1.0, "beta1, weight of the quantisation term ||Z - B||^2 (eq. 7, Sec. 4.2: 1).")
     beta2: float = option(1.0, "beta2, weight of the bit-independence term (eq. 7, Sec. 4.2: 1).")
     beta3: float = option(0.1, "beta3, weight of the bit-balance term (eq. 7, Sec. 4.2: 0.1).")
-    feature_lr: float = option(1e-3, "Learning rate of Theta_f, the two pipelines (Sec. 4.2: 1e-3).")
-    hash_lr: float = option(1e-2, "Learning rate of Theta_h, the hash layer fc4 (Sec. 4.2: 1e-2).")
+    feature_learning_rate: float = option(1e-3, "Learning rate of Theta_f, the two pipelines (Sec. 4.2: 1e-3).")
+    hash_learning_rate: float = option(1e-2, "Learning rate of Theta_h, the hash layer fc4 (Sec. 4.2: 1e-2).")
     dropout: float = option(0.0, "Dropout after the hidden fc layers of both pipelines (paper: none listed).")
     standardize: bool = option(True, "Standardise feature-vector images and BoW texts by training mean/std.")
     center_features: bool = option(True, "fc4 reads each modality's features minus their training-set mean "
@@ -126,9 +120,8 @@ class SDCHConfig(HasherConfig):
         super().validate()
         require(self.feature_dim > 0, f"feature_dim must be positive, got {self.feature_dim}")
         require(min(self.gamma, self.beta1, self.beta2, self.beta3) >= 0, "gamma and beta1..beta3 must be >= 0")
-        require(self.feature_lr > 0 and self.hash_lr > 0, "feature_lr and hash_lr must be positive")
+        require(self.feature_learning_rate > 0 and self.hash_learning_rate > 0, "feature_learning_rate and hash_learning_rate must be positive")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
-        require(len(self.conv_filters) == 5, f"conv_filters needs 5 widths, got {self.conv_filters}")
         return self
 
 
@@ -161,7 +154,6 @@ class SDCH(Hasher):
     config_class = SDCHConfig
     text_field = "bow"
     needs_labels = True
-    learns_unified_codes = True
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
@@ -189,7 +181,6 @@ class SDCH(Hasher):
         self.image_center = state("image_center", (cfg.feature_dim,))  # mean of F_x (stays 0 without centring)
         self.text_center = state("text_center", (cfg.feature_dim,))
         self.codes = state("codes", (n, cfg.bits))  # B, one code per pair
-        self.completed_epochs = state("completed_epochs", (), dtype="int32")
         self.trackers = [keras.metrics.Mean(name=name) for name in ("loss", "feature_loss", "hash_loss")]
         self._forward_fn = None
 
@@ -199,7 +190,7 @@ class SDCH(Hasher):
         cfg = self.config
         inputs = keras.Input(shape=input_shape, name=f"{name}_input")
         if len(input_shape) == 3:
-            x = image_backbone(input_shape, kind=cfg.image_backbone, filters=cfg.conv_filters, name=f"{name}_cnn")(inputs)
+            x = self.image_backbone_network(f"{name}_cnn")(inputs)
         else:
             x = inputs if standardize is None else standardize(inputs)
         x = mlp(int(x.shape[-1]), tuple(hidden) + (cfg.feature_dim,), dropout=cfg.dropout, name=f"{name}_fc")(x)
@@ -211,15 +202,18 @@ class SDCH(Hasher):
 
     def build_optimizers(self):
         cfg = self.config
-
-        def rate(base, frozen_epoch):
-            # Sec. 4.2: the learning rate of Theta_h is 0 in epoch 1, that of Theta_f in epoch 2.
-            return lambda: base * tf.cast(tf.not_equal(self.completed_epochs.value, frozen_epoch), tf.float32)
-
         return {
-            "hash": (keras.optimizers.Adam(rate(cfg.hash_lr, 0)), self.hash_layer.trainable_variables),
-            "features": (keras.optimizers.Adam(rate(cfg.feature_lr, 1)), self._feature_variables),
+            "hash": (keras.optimizers.Adam(cfg.hash_learning_rate), self.hash_layer.trainable_variables),
+            "features": (keras.optimizers.Adam(cfg.feature_learning_rate), self._feature_variables),
         }
+
+    def phase(self, epoch):
+        """Sec. 4.2: Theta_h is frozen in the first epoch, Theta_f in the second; then both, in turn, every step."""
+        if epoch == 0:
+            return Phase("features-only", ("features",))
+        if epoch == 1:
+            return Phase("hash-only", ("hash",))
+        return Phase("alternating", ("hash", "features"))
 
     @property
     def metrics(self):
@@ -279,24 +273,28 @@ class SDCH(Hasher):
         fx, fy = tf.stop_gradient(fx), tf.stop_gradient(fy)
         with tf.GradientTape() as tape:
             loss = self._hash_loss(fx, fy, labels, index)
-        self.apply("hash", loss, tape, self.hash_layer.trainable_variables)
+        self.step("hash", loss, tape)
         return loss
 
     def train_step(self, data):
         labels, index = data["label"], tf.cast(data["index"], tf.int32)
+        loss_tracker, feature_tracker, hash_tracker = self.trackers
         with tf.GradientTape() as tape:
             # Forward propagation of the batch.
             fx = self.image_net(data["image"], training=True)
             fy = self.text_net(data["text"], training=True)
             with tape.stop_recording():
                 self._refresh_features(index, fx, fy)
-                hash_loss = self._hash_step(fx, fy, labels, index)
-            # Then Theta_f on L = L_f + gamma L_h, with the updated Theta_h and B fixed.
-            feature_loss = self._feature_loss(fx, fy, labels)
-            loss = feature_loss + self.config.gamma * self._hash_loss(fx, fy, labels, index)
-        self.apply("features", loss, tape, self._feature_variables)
-        for tracker, value in zip(self.trackers, (loss, feature_loss, hash_loss)):
-            tracker.update_state(value)
+                if self.active("hash"):
+                    hash_tracker.update_state(self._hash_step(fx, fy, labels, index))
+            if self.active("features"):
+                # Then Theta_f on L = L_f + gamma L_h, with the updated Theta_h and B fixed.
+                feature_loss = self._feature_loss(fx, fy, labels)
+                loss = feature_loss + self.config.gamma * self._hash_loss(fx, fy, labels, index)
+        if self.active("features"):
+            self.step("features", loss, tape)
+            loss_tracker.update_state(loss)
+            feature_tracker.update_state(feature_loss)
         return {m.name: m.result() for m in self.metrics}
 
     # --- outside gradient descent: initial B (ITQ) and the epoch-end B = sign(Z) ---------------
@@ -325,7 +323,6 @@ class SDCH(Hasher):
             self.text_standardize.fit(train.texts())
         self.train_labels.assign(train.labels().astype(np.float32))
         self.codes.assign(self._itq_codes(*self._training_features(train)))
-        self.completed_epochs.assign(0)
 
     def _itq_codes(self, zx, zy):
         """B by ITQ on Z: centre Z of both modalities, rotate (Gong et al.), sign of each pair's rotated sum."""
@@ -334,7 +331,7 @@ class SDCH(Hasher):
         rotation = itq_rotation(z - center, iterations=self.config.itq_iterations, seed=self.config.seed)
         return binarize(((zx - center) + (zy - center)) @ rotation)
 
-    def update_codes(self, train, epoch):
+    def end_epoch(self, epoch, train):
         """B = sign(Z) for every training pair after `epoch` (eq. 10, tied codes: sign(Z_x + Z_y)).
 
         After the first epoch, which trains Theta_f only, fc4 is still at its random initialisation, and
@@ -342,7 +339,3 @@ class SDCH(Hasher):
         """
         zx, zy = self._training_features(train)
         self.codes.assign(self._itq_codes(zx, zy) if epoch == 0 else binarize(zx + zy))
-        self.completed_epochs.assign(epoch + 1)
-
-    def training_callbacks(self, train):
-        return [EpochEndCodeUpdate(train)]

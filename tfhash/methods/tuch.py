@@ -23,12 +23,9 @@ Training (Sec. 5.3, Algorithm 1) runs three stages, by epoch:
 3. the rest: hashing layer and semantic loss added, supervised (eqs. 6-7).
    Per batch: z ~ N(0, 1), fake = G(z, t), update H on L_H, then G on L_G.
 
-The stage is the non-trainable variable `stage` (so checkpoints hold it),
-set at each epoch's start by `StageSchedule`. Each stage has its own
-compiled train step: `make_train_function` recompiles when `stage` changes.
-(Not `tf.cond` in one step: under MirroredStrategy an optimizer update is a
-cross-replica synchronisation point, which TensorFlow refuses inside
-control flow -- "merge_call called while defining a new graph".)
+Each stage is a `Phase` of the base class (`phase(epoch)`): its own
+traced train step, in which the players of the other stages are frozen
+(the text autoencoder after stage 1, G and H during it).
 
 Choices the paper leaves open (or gets wrong), and what this does:
 
@@ -80,14 +77,14 @@ from tfhash.layers.text import bow_encoder, lstm_encoder
 from tfhash.layers.towers import mlp
 from tfhash.losses.adversarial import generator_loss
 from tfhash.losses.conditional_gan import matching_aware_discriminator_loss
-from tfhash.methods.base import Hasher
+from tfhash.methods.base import Hasher, Phase
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, option
 
 #: the figure `tfhash evaluate` writes into a pixel-mode run folder, and its number of query texts (rows)
 EVALUATION_GRID, EVALUATION_GRID_ROWS = "generated_images.png", 8
-#: the training stages of Sec. 5.3, in order
-TEXT, GAN, HASHING = 0, 1, 2
+#: the training stages of Sec. 5.3, in order (phase names)
+TEXT, GAN, HASHING = "text", "gan", "hashing"
 #: the losses each stage reports
 STAGE_METRICS = {
     TEXT: ("text_loss",),
@@ -104,16 +101,17 @@ class TUCHConfig(HasherConfig):
     text_epochs: int = option(10, "Stage 1 (Sec. 5.3): epochs of unsupervised text-encoder pre-training.")
     gan_epochs: int = option(20, "Stage 2 (Sec. 5.3): epochs of the unsupervised GAN (G + H's discriminative part).")
     text_dim: int = option(128, "Kt, the text encoding width (Sec. 4.2).")
-    text_hidden: int = option(256, "Hidden width of the text encoder (MLP layer, or LSTM units) and its decoder.")
+    text_hidden: tuple[int, ...] = option((256,), "Hidden widths of the text encoder (MLP layers, or LSTM layers' "
+                                          "units) and of its decoder.")
     finetune_text: bool = option(False, "Fine-tune T with H's loss after stage 1 (default: frozen, as Reed et al.).")
     noise_dim: int = option(100, "Z, the noise width of G (Reed et al., DCGAN: 100).")
     text_projection: int = option(128, "G's compression of t before concatenating z (Reed et al.: 128).")
     generator_width: int = option(64, "Pixel mode: DCGAN width (64 -> 512 maps at 4x4).")
-    generator_widths: tuple[int, ...] = option((512, 512), "Feature mode: G's hidden widths.")
+    generator_hidden: tuple[int, ...] = option((512, 512), "Feature mode: G's hidden widths.")
     resnet_width: int = option(64, "Pixel mode: ResNet-18 width of H's image branch (64 = the paper's).")
     resnet_stem: str = option("auto", "ResNet stem: imagenet (7x7/2 + pool), small (3x3/1), auto (small below 64 px).",
                               choices=("auto", "imagenet", "small"))
-    image_widths: tuple[int, ...] = option((512, 512), "Feature mode: hidden widths of H's image branch.")
+    image_hidden: tuple[int, ...] = option((512, 512), "Feature mode: hidden widths of H's image branch.")
     text_branch_dim: int = option(128, "Width of H's fully-connected text branch (Sec. 4.2).")
     discriminator_hidden: int = option(256, "Hidden width on [FC-I, text branch] before the H_D logit.")
     lambda1: float = option(0.5, "Eq. 4: weight of real mismatching pairs.")
@@ -121,7 +119,7 @@ class TUCHConfig(HasherConfig):
     lambda_h: float = option(0.01, "Eq. 6: weight of H's discriminative loss.")
     lambda_g: float = option(0.01, "Eq. 7: weight of G's discriminative loss.")
     learning_rate: float = option(2e-4, "Adam learning rate of G and H (Reed et al.).")
-    beta_1: float = option(0.5, "Adam beta_1 of G and H (Reed et al.).")
+    adam_beta_1: float = option(0.5, "Adam beta_1 of G and H (Reed et al.).")
     text_learning_rate: float = option(1e-3, "Adam learning rate of the stage-1 text autoencoder.")
     text_code: str = option("zero", "Text code noise at inference: zero (z = 0) or vote (sign of mean h over fixed z).",
                             choices=("zero", "vote"))
@@ -137,23 +135,10 @@ class TUCHConfig(HasherConfig):
         require(self.text_code_samples >= 1, "text_code_samples must be >= 1")
         return self
 
-    def stage_at(self, epoch):
-        """The stage (TEXT, GAN, HASHING) that epoch `epoch` (0-based) belongs to."""
-        if epoch < self.text_epochs:
-            return TEXT
-        return GAN if epoch < self.text_epochs + self.gan_epochs else HASHING
-
 
 @dataclasses.dataclass
 class TUCHSeqConfig(TUCHConfig):
     embedding_dim: int = option(128, "Word embedding width of the LSTM text encoder.")
-
-
-class StageSchedule(keras.callbacks.Callback):
-    """At each epoch's start, set the model's stage from the epoch (so a resumed run is in the right stage)."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.model.enter_stage(self.model.config.stage_at(epoch))
 
 
 def semantic_embedding_loss(phi, labels):
@@ -177,14 +162,14 @@ class TUCH(Hasher):
         self.pixels = len(self.image_shape) == 3
         self.text_encoder, self.text_decoder = self._build_text_autoencoder()
         self.generator = conditional_generator(self.image_shape, cfg.noise_dim, cfg.text_dim,
-                                               width=cfg.generator_width, widths=cfg.generator_widths,
+                                               width=cfg.generator_width, widths=cfg.generator_hidden,
                                                text_projection=cfg.text_projection, name="generator")
         # H: image branch -> FC-I (r); discrete layer; semantic embedding W_h; text branch; H_D head.
         image = keras.Input(shape=self.image_shape, name="h_image")
         if self.pixels:
             features = resnet18(self.image_shape, width=cfg.resnet_width, stem=cfg.resnet_stem)(image)
         else:
-            features = mlp(self.image_shape[0], cfg.image_widths, activation="leaky_relu",
+            features = mlp(self.image_shape[0], cfg.image_hidden, activation="leaky_relu",
                            output_activation="leaky_relu", name="h_image_mlp")(image)
         self.image_branch = keras.Model(image, keras.layers.Dense(cfg.bits, name="fc_i")(features), name="h_image")
         self.discrete = SignSTE(name="discrete")
@@ -201,8 +186,6 @@ class TUCH(Hasher):
         def state(name, shape, initializer="zeros", dtype="float32"):
             return self.add_weight(name=name, shape=shape, initializer=initializer, dtype=dtype, trainable=False)
 
-        self.stage = state("stage", (), dtype="int32")
-        self._compiled_stage = None
         self.image_standardize = None
         if not self.pixels:  # G makes standardised features; fitted on the training split in `prepare`
             self.image_standardize = Standardize(name="image_standardize")
@@ -214,9 +197,9 @@ class TUCH(Hasher):
 
     def _build_text_autoencoder(self):
         cfg = self.config
-        encoder = bow_encoder(self.text_shape[0], (cfg.text_hidden, cfg.text_dim), output_activation="tanh",
+        encoder = bow_encoder(self.text_shape[0], tuple(cfg.text_hidden) + (cfg.text_dim,), output_activation="tanh",
                               name="text_encoder")
-        return encoder, mlp(cfg.text_dim, (cfg.text_hidden, self.text_shape[0]), name="text_decoder")
+        return encoder, mlp(cfg.text_dim, tuple(cfg.text_hidden) + (self.text_shape[0],), name="text_decoder")
 
     # --- sub-network groups and optimisers ------------------------------------------
     @property
@@ -231,8 +214,8 @@ class TUCH(Hasher):
         return {
             "text": (keras.optimizers.Adam(cfg.text_learning_rate),
                      self.text_encoder.trainable_variables + self.text_decoder.trainable_variables),
-            "hashing": (keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1), self.hashing_variables),
-            "generator": (keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
+            "hashing": (keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.adam_beta_1), self.hashing_variables),
+            "generator": (keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.adam_beta_1),
                           self.generator.trainable_variables),
         }
 
@@ -241,19 +224,12 @@ class TUCH(Hasher):
         return list(self.trackers.values())
 
     # --- stages -------------------------------------------------------------------------
-    def training_callbacks(self, train):
-        return [StageSchedule()]
-
-    def enter_stage(self, stage):
-        """Set the stage variable; the next `make_train_function` compiles that stage's step."""
-        self.stage.assign(stage)
-        self.make_train_function()
-
-    def make_train_function(self, force=False):
-        stage = int(self.stage.numpy())
-        if stage != self._compiled_stage:
-            self._compiled_stage, force = stage, True
-        return super().make_train_function(force=force)
+    def phase(self, epoch):
+        """Sec. 5.3: the text autoencoder alone, then the unsupervised GAN, then supervised hashing."""
+        cfg = self.config
+        if epoch < cfg.text_epochs:
+            return Phase(TEXT, ("text",))
+        return Phase(GAN if epoch < cfg.text_epochs + cfg.gan_epochs else HASHING, ("hashing", "generator"))
 
     def prepare(self, train):
         if self.image_standardize is not None:
@@ -298,7 +274,7 @@ class TUCH(Hasher):
 
     # --- Algorithm 1 ---------------------------------------------------------------------
     def train_step(self, data):
-        stage = self._compiled_stage
+        stage = self.current_phase.name
         if stage == TEXT:
             self._text_encoder_step(data["text"])
         else:
@@ -315,12 +291,11 @@ class TUCH(Hasher):
 
     def _text_encoder_step(self, texts):
         """Stage 1: reconstruct the text's word distribution from t (no labels)."""
-        variables = self.text_encoder.trainable_variables + self.text_decoder.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.text_decoder(self.text_encoding(texts, training=True), training=True)
             loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=self._text_targets(texts),
                                                                           logits=logits))
-        self.apply("text", loss, tape, variables)
+        self.step("text", loss, tape)
         self.trackers["text_loss"].update_state(loss)
 
     def _mismatch_index(self, n, labels):
@@ -340,7 +315,6 @@ class TUCH(Hasher):
         """H <- H - grad L_H, L_H = L_S({x, x_hat, G(z, t)}) + lambda_H L^D_H (eq. 6; stage 2: L^D_H only)."""
         cfg = self.config
         n = tf.shape(x)[0]
-        variables = self.hashing_variables
         with tf.GradientTape() as tape:
             if cfg.finetune_text:
                 t = self.text_encoding(texts, training=True)
@@ -358,7 +332,7 @@ class TUCH(Hasher):
             else:
                 semantic = semantic_embedding_loss(self.semantic(self.discrete(r)), tf.concat([labels, labels], 0))
                 loss = semantic + cfg.lambda_h * adv
-        self.apply("hashing", loss, tape, variables)
+        self.step("hashing", loss, tape)
         for name, value in (("h_loss", loss), ("h_adv_loss", adv), ("h_semantic_loss", semantic),
                             ("d_match", tf.reduce_mean(tf.sigmoid(match))),
                             ("d_fake", tf.reduce_mean(tf.sigmoid(fake_logits)))):
@@ -376,7 +350,7 @@ class TUCH(Hasher):
             else:
                 semantic = semantic_embedding_loss(self.semantic(self.discrete(r_fake)), labels)
                 loss = semantic + cfg.lambda_g * adv
-        self.apply("generator", loss, tape, self.generator.trainable_variables)
+        self.step("generator", loss, tape)
         for name, value in (("g_loss", loss), ("g_adv_loss", adv), ("g_semantic_loss", semantic)):
             self.trackers[name].update_state(value)
 
@@ -427,10 +401,10 @@ class TUCHSeq(TUCH):
 
     def _build_text_autoencoder(self):
         cfg = self.config
-        encoder = lstm_encoder(self.vocabulary_size, embedding_dim=cfg.embedding_dim, units=(cfg.text_hidden,),
+        encoder = lstm_encoder(self.vocabulary_size, embedding_dim=cfg.embedding_dim, units=tuple(cfg.text_hidden),
                                output_dim=cfg.text_dim, output_activation="tanh", pooling="last",
                                max_length=self.text_shape[0], name="text_encoder")
-        return encoder, mlp(cfg.text_dim, (cfg.text_hidden, self.vocabulary_size), name="text_decoder")
+        return encoder, mlp(cfg.text_dim, tuple(cfg.text_hidden) + (self.vocabulary_size,), name="text_decoder")
 
     def _text_input(self, texts):
         return tf.cast(texts, tf.int32)

@@ -7,7 +7,6 @@ import keras
 import tensorflow as tf
 
 from tfhash.errors import require
-from tfhash.layers.backbones import BACKBONES, image_backbone
 from tfhash.layers.hashing import binarize
 from tfhash.layers.normalization import Standardize
 from tfhash.layers.towers import mlp
@@ -15,15 +14,14 @@ from tfhash.losses.adversarial import discriminator_loss, generator_loss
 from tfhash.losses.quantization import quantization_loss
 from tfhash.methods.base import Hasher
 from tfhash.methods.registry import register_method
-from tfhash.methods.callbacks import EpochEndCodeUpdate
-from tfhash.methods.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
 
 @dataclasses.dataclass
-class UCHConfig(HasherConfig):
+class UCHConfig(ImageBackboneSettings, HasherConfig):
     epochs: int = option(20, "Training epochs (paper: not given; chosen on a Wikipedia validation split).")
-    learning_rate_image: float = option(1e-3, "Adam rate of the image-side networks (paper: 1e-4, Impl. details).")
-    learning_rate_text: float = option(1e-3, "Adam rate of the text-side networks (paper: 1e-2, Impl. details).")
+    image_learning_rate: float = option(1e-3, "Adam rate of the image-side networks (paper: 1e-4, Impl. details).")
+    text_learning_rate: float = option(1e-3, "Adam rate of the text-side networks (paper: 1e-2, Impl. details).")
     weight_decay: float = option(0.0, "Decoupled weight decay of every optimizer (paper: 0.1; 0 = off).")
     generator_adversarial: bool = option(
         True, "Generators also minimise -log D(fake) in (17) and (19), as L_f (8) and L_z (14) say.")
@@ -33,19 +31,13 @@ class UCHConfig(HasherConfig):
     batch_norm: bool = option(True, "Batch-normalise Z and the hashing pre-activations (no scale/shift).")
     text_embedding: int = option(300, "Width of the E^T embedding F^T (paper: 300).")
     scale_widths: bool = option(False, "Shrink F^T and the D_f widths for small inputs (rule in the docstring).")
-    standardize_inputs: bool = option(True, "Standardise feature and BoW inputs per dimension (training split).")
-    image_backbone: str = option("", "E^I CNN for raw-pixel images ('' = precomputed features).",
-                                 choices=("",) + BACKBONES)
-    backbone_weights: str = option("", "Local weights file for the backbone ('' = random initialisation).")
+    standardize: bool = option(True, "Standardise feature and BoW inputs per dimension (training split).")
 
     def validate(self):
         super().validate()
-        require(self.learning_rate_image > 0 and self.learning_rate_text > 0, "learning rates must be positive")
+        require(self.image_learning_rate > 0 and self.text_learning_rate > 0, "learning rates must be positive")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(self.text_embedding > 0, f"text_embedding must be positive, got {self.text_embedding}")
-        require(not self.backbone_weights or os.path.isfile(self.backbone_weights),
-                f"backbone weights file not found: {self.backbone_weights}")
-        require(not self.backbone_weights or self.image_backbone, "backbone_weights needs an image_backbone")
         return self
 
 
@@ -67,19 +59,6 @@ def translator(d_in, hidden, d_middle, d_out, *, middle_activation, output_activ
     middle = keras.layers.Activation(middle_activation, name=f"{name}_middle")(middle)
     output = mlp(d_middle, [hidden, d_out], output_activation=output_activation, name=f"{name}_out")(middle)
     return keras.Model(inputs, [middle, output], name=name)
-
-
-def _image_encoder(kind, image_shape, weights):
-    """E^I on raw pixels: a shared image backbone, optionally loaded from a local weights file.
-
-    For `keras.applications` kinds the file is that network's own weights
-    (e.g. Keras' ``*_notop.h5``), for the AlexNet kinds the backbone's.
-    """
-    net = image_backbone(image_shape, kind=kind, name="E_I")
-    if weights:
-        inner = [layer for layer in net.layers if isinstance(layer, keras.Model)]
-        (inner[0] if inner else net).load_weights(weights)
-    return net
 
 
 @register_method("uch")
@@ -139,7 +118,7 @@ class UCH(Hasher):
       weight decay.
     * Inputs. Paper: CNN-F fc7 (4096-d) and raw bag-of-words. Feature
       vectors and bags of words are standardised per dimension with
-      training-split statistics (``standardize_inputs``), because the
+      training-split statistics (``standardize``), because the
       squared-L2 terms depend on scale (Wikipedia's features are histograms
       summing to 1). With ``image_backbone`` E^I is a shared CNN
       (`tfhash.layers.backbones`: AlexNet-style or a `keras.applications`
@@ -162,7 +141,6 @@ class UCH(Hasher):
 
     config_class = UCHConfig
     text_field = "bow"
-    learns_unified_codes = True
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
@@ -170,12 +148,10 @@ class UCH(Hasher):
         require(len(self.text_shape) == 1, "uch reads bag-of-words text vectors")
         require(self.train_size is not None, "uch keeps codes B for the training pairs; pass train_size")
         self.pixels = len(self.image_shape) == 3
-        require(self.pixels == bool(cfg.image_backbone),
-                "raw-pixel images need --image-backbone, and feature vectors must not have one")
 
         # E^I: identity on features, or a CNN on pixels. E^T: one dense embedding layer.
         if self.pixels:
-            self.image_encoder = _image_encoder(cfg.image_backbone, self.image_shape, cfg.backbone_weights)
+            self.image_encoder = self.image_backbone_network("E_I")
             d_image = int(self.image_encoder.output.shape[-1])
         else:
             self.image_encoder, d_image = None, int(self.image_shape[0])
@@ -232,14 +208,14 @@ class UCH(Hasher):
         decay = cfg.weight_decay or None
         out = {}
         for step, (image_vars, text_vars) in self._sides().items():
-            out[f"{step}_image"] = (keras.optimizers.Adam(cfg.learning_rate_image, weight_decay=decay), image_vars)
-            out[f"{step}_text"] = (keras.optimizers.Adam(cfg.learning_rate_text, weight_decay=decay), text_vars)
+            out[f"{step}_image"] = (keras.optimizers.Adam(cfg.image_learning_rate, weight_decay=decay), image_vars)
+            out[f"{step}_text"] = (keras.optimizers.Adam(cfg.text_learning_rate, weight_decay=decay), text_vars)
         return out
 
     def _update(self, step, loss, tape):
-        image_vars, text_vars = self._sides()[step]
-        self.apply(f"{step}_image", loss, tape, image_vars)
-        self.apply(f"{step}_text", loss, tape, text_vars)
+        """Update step `step` of Algorithm 1: its image-side and text-side players."""
+        self.step(f"{step}_image", loss, tape)
+        self.step(f"{step}_text", loss, tape)
 
     # --- encoders ----------------------------------------------------------------------------------
     def _image_features(self, images, training=False):
@@ -340,22 +316,22 @@ class UCH(Hasher):
     # --- input statistics and B ---------------------------------------------------------------------
     def prepare(self, train):
         """Input statistics of the training split, then B of the initial networks."""
-        if self.config.standardize_inputs:
+        if self.config.standardize:
             if not self.pixels:
                 self.image_standardize.fit(train.images())
             self.text_standardize.fit(train.texts())
-        self.update_codes(train, epoch=-1)
+        self.update_codes(train)
 
-    def update_codes(self, train, epoch):
+    def end_epoch(self, epoch, train):
+        self.update_codes(train)
+
+    def update_codes(self, train):
         """Algorithm 1's last line: B = sign(H^I + H^T) over the whole training split, in split order."""
         if self._code_fn is None:  # one graph for all epochs (encode_split would retrace every call)
             self._code_fn = tf.function(
                 lambda batch: binarize(self.encode_image(batch["image"]) + self.encode_text(batch["text"])),
                 reduce_retracing=True)
         self.codes.assign(tf.concat([self._code_fn(batch) for batch in train.batches(1024)], axis=0))
-
-    def training_callbacks(self, train):
-        return [EpochEndCodeUpdate(train)]
 
     def unified_codes(self):
         return keras.ops.convert_to_numpy(self.codes)

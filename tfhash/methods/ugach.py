@@ -40,15 +40,13 @@ Choices the paper leaves open, and what this module does:
   would be 240k forward passes per step). G samples m = 2 items per query
   with replacement.
 * Inputs are standardised with training-set mean and standard deviation
-  (`standardize_inputs`): the bundled Wikipedia features are histograms
+  (`standardize`): the bundled Wikipedia features are histograms
   whose entries are ~0.01, on which a tanh layer trained by SGD barely moves.
-* Phases are selected inside `train_step` from a non-trainable epoch counter
-  set by `UGACHSchedule` (a Keras callback, which also sets the SGD learning
-  rates per epoch and copies D into G when adversarial training starts).
-  `train_step` calls the three updates in order; an inactive one skips its
-  loss by `tf.cond` (so costs nothing), while its optimizer step stays
-  outside the cond (MirroredStrategy cannot synchronise inside control
-  flow) and applies a zero gradient, a no-op for plain SGD.
+* The schedule is `phase(epoch)` (one `Phase` per epoch: pre-training,
+  D or G, with that epoch's SGD learning rates); each phase traces its own
+  train step, so the network it does not train is frozen, not stepped.
+  `begin_epoch` also copies D into G when adversarial training starts
+  (``generator_init=discriminator``).
 * Randomness (pool, G's samples, manifold positives, pre-training negatives)
   comes from one `SeedGenerator`; under MirroredStrategy the replicas share
   its state and so draw the same pools for their different queries.
@@ -67,7 +65,7 @@ from tfhash.layers.normalization import column_stats
 from tfhash.layers.towers import mlp
 from tfhash.losses.policy_gradient import reinforce_loss, sampled_log_probs
 from tfhash.losses.ranking import squared_distances, triplet_hinge
-from tfhash.methods.base import Hasher
+from tfhash.methods.base import Hasher, Phase
 from tfhash.methods.correlation_graph import INDEX_KINDS, METRICS, correlation_graph
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, option
@@ -75,7 +73,8 @@ from tfhash.methods.config import HasherConfig, option
 VARIANTS = ("baseline", "baseline-gan", "ugach")
 # (query modality, candidate modality): image -> text and text -> image retrieval.
 DIRECTIONS = (("image", "text"), ("text", "image"))
-PRETRAIN, DISCRIMINATOR, GENERATOR = 0, 1, 2
+#: phase names: which network an epoch trains
+PRETRAIN, DISCRIMINATOR, GENERATOR = "pretrain", "discriminator", "generator"
 
 
 @dataclasses.dataclass
@@ -85,8 +84,9 @@ class UGACHConfig(HasherConfig):
     batch_size: int = option(64, "Mini-batch size of D and G (paper, Implementation Details).")
     variant: str = option("ugach", "baseline (pre-trained D only), baseline-gan (adversarial, paired positives) "
                           "or ugach (adversarial, graph positives); paper, Compared Methods.", choices=VARIANTS)
-    hidden_units: int = option(1024, "Width of the tanh common-representation layer (eq. 1; paper 4096, "
-                               "authors' code 8192; 1024 here for CPUs).")
+    image_hidden: tuple[int, ...] = option((1024,), "Widths of the image tower's tanh layers under the hashing layer "
+                                           "(eq. 1: one; paper 4096, authors' code 8192; 1024 here for CPUs).")
+    text_hidden: tuple[int, ...] = option((1024,), "Widths of the text tower's tanh layers (as image_hidden).")
     pretrain_epochs: int = option(50, "Epochs of triplet pre-training of D before adversarial training (not in "
                                   "the paper; chosen on a validation split of Wikipedia's training set).")
     pretrain_learning_rate: float = option(0.1, "Constant SGD learning rate of pre-training (not in the paper; "
@@ -106,13 +106,13 @@ class UGACHConfig(HasherConfig):
     graph_exact_max_items: int = option(25000, "auto uses exact search up to this many training items.")
     generator_init: str = option("random", "G's start: its own random initialisation (authors' code) or a copy "
                                  "of the pre-trained D.", choices=("random", "discriminator"))
-    standardize_inputs: bool = option(True, "Standardise each input feature by training mean and std.")
+    standardize: bool = option(True, "Standardise each input feature by training mean and std.")
     weight_decay: float = option(0.0, "L2 penalty wd * sum(w^2) / 2 on the updated network's weights (not in the "
                                  "paper; the authors' code uses 0.01).")
 
     def validate(self):
         super().validate()
-        require(self.hidden_units > 0, f"hidden_units must be positive, got {self.hidden_units}")
+        require(min(self.image_hidden + self.text_hidden, default=1) > 0, "hidden widths must be positive")
         require(self.pretrain_epochs >= 0, f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
         require(self.samples_per_query >= 1, f"samples_per_query must be >= 1, got {self.samples_per_query}")
         require(0 < self.pool_fraction <= 1, f"pool_fraction must be in (0, 1], got {self.pool_fraction}")
@@ -124,19 +124,6 @@ class UGACHConfig(HasherConfig):
     @property
     def margin(self):
         return self.margin_per_bit * self.bits
-
-    def phase(self, epoch):
-        """PRETRAIN, DISCRIMINATOR or GENERATOR for a (0-based) epoch."""
-        if self.variant == "baseline" or epoch < self.pretrain_epochs:
-            return PRETRAIN
-        return DISCRIMINATOR if (epoch - self.pretrain_epochs) % 2 == 0 else GENERATOR
-
-    def learning_rates(self, epoch):
-        """(D, G) SGD learning rates of an epoch: constant in pre-training, then /10 every two epochs."""
-        if self.phase(epoch) == PRETRAIN:
-            return self.pretrain_learning_rate, self.generator_learning_rate
-        factor = self.lr_decay ** ((epoch - self.pretrain_epochs) // 2)
-        return self.discriminator_learning_rate * factor, self.generator_learning_rate * factor
 
 
 class _FeatureTables:
@@ -155,21 +142,6 @@ class _FeatureTables:
         return self.tables[modality]
 
 
-class UGACHSchedule(keras.callbacks.Callback):
-    """Epoch -> phase counter, SGD learning rates, and G := D when adversarial training starts."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        model, cfg = self.model, self.model.config
-        model.epoch_counter.assign(epoch)
-        d_lr, g_lr = cfg.learning_rates(epoch)
-        model.optimizers["discriminator"].learning_rate = d_lr
-        model.optimizers["generator"].learning_rate = g_lr
-        if cfg.phase(epoch) != PRETRAIN and epoch == cfg.pretrain_epochs and cfg.generator_init == "discriminator":
-            for d_net, g_net in ((model.d_image, model.g_image), (model.d_text, model.g_text)):
-                for d_var, g_var in zip(d_net.weights, g_net.weights):
-                    g_var.assign(d_var)
-
-
 @register_method("ugach")
 class UGACH(Hasher):
     """UGACH: a generator that picks items by REINFORCE against a kNN-graph-guided discriminator."""
@@ -184,11 +156,11 @@ class UGACH(Hasher):
         cfg = self.config
         dx, dy = self.image_shape[0], self.text_shape[0]
 
-        def tower(dim, name):  # eq. 1 (tanh common representation) and eq. 2 (sigmoid hashing layer)
-            return mlp(dim, (cfg.hidden_units, cfg.bits), activation="tanh", output_activation="sigmoid", name=name)
+        def tower(dim, hidden, name):  # eq. 1 (tanh common representation) and eq. 2 (sigmoid hashing layer)
+            return mlp(dim, tuple(hidden) + (cfg.bits,), activation="tanh", output_activation="sigmoid", name=name)
 
-        self.d_image, self.d_text = tower(dx, "d_image"), tower(dy, "d_text")
-        self.g_image, self.g_text = tower(dx, "g_image"), tower(dy, "g_text")
+        self.d_image, self.d_text = tower(dx, cfg.image_hidden, "d_image"), tower(dy, cfg.text_hidden, "d_text")
+        self.g_image, self.g_text = tower(dx, cfg.image_hidden, "g_image"), tower(dy, cfg.text_hidden, "g_text")
 
         def state(name, shape, dtype="float32", init="zeros"):
             return self.add_weight(name=name, shape=shape, dtype=dtype, initializer=init, trainable=False)
@@ -198,7 +170,6 @@ class UGACH(Hasher):
         # Correlation graph (eq. 5) as neighbour lists, not an n x n matrix.
         self.image_neighbours = state("image_neighbours", (self.train_size, cfg.image_neighbours), "int32")
         self.text_neighbours = state("text_neighbours", (self.train_size, cfg.text_neighbours), "int32")
-        self.epoch_counter = state("epoch", (), "int32")
         self.seed_generator = keras.random.SeedGenerator(cfg.seed)
         self.pool_size = max(cfg.samples_per_query, int(round(self.train_size * cfg.pool_fraction)))
         self._features = None  # training inputs by modality, set by prepare() (not saved with the model)
@@ -217,12 +188,30 @@ class UGACH(Hasher):
         return self.g_image.trainable_variables + self.g_text.trainable_variables
 
     def build_optimizers(self):
-        # Plain SGD (paper); UGACHSchedule sets the learning rates at every epoch.
+        # Plain SGD (paper); each epoch's phase sets the learning rates.
         return {"discriminator": (keras.optimizers.SGD(self.config.pretrain_learning_rate), self._d_variables()),
                 "generator": (keras.optimizers.SGD(self.config.generator_learning_rate), self._g_variables())}
 
-    def training_callbacks(self, train):
-        return [UGACHSchedule()]
+    # --- schedule --------------------------------------------------------------------
+    def phase(self, epoch):
+        """Pre-training of D at a constant rate, then D and G epochs in turn, both rates /10 every two epochs."""
+        cfg = self.config
+        if cfg.variant == "baseline" or epoch < cfg.pretrain_epochs:
+            return Phase(PRETRAIN, ("discriminator",), (("discriminator", cfg.pretrain_learning_rate),))
+        adversarial = epoch - cfg.pretrain_epochs
+        factor = cfg.lr_decay ** (adversarial // 2)
+        rates = (("discriminator", cfg.discriminator_learning_rate * factor),
+                 ("generator", cfg.generator_learning_rate * factor))
+        return Phase(DISCRIMINATOR, ("discriminator",), rates) if adversarial % 2 == 0 else \
+            Phase(GENERATOR, ("generator",), rates)
+
+    def begin_epoch(self, epoch):
+        super().begin_epoch(epoch)
+        cfg = self.config
+        if cfg.generator_init == "discriminator" and epoch == cfg.pretrain_epochs and cfg.variant != "baseline":
+            for d_net, g_net in ((self.d_image, self.g_image), (self.d_text, self.g_text)):
+                for d_var, g_var in zip(d_net.weights, g_net.weights):
+                    g_var.assign(d_var)
 
     # --- networks ------------------------------------------------------------------
     def _h(self, nets, modality, x, training=False):
@@ -248,7 +237,7 @@ class UGACH(Hasher):
         cfg = self.config
         images = np.asarray(train.images(), np.float32)
         texts = np.asarray(train.texts(), np.float32)
-        if cfg.standardize_inputs:
+        if cfg.standardize:
             for modality, x in (("image", images), ("text", texts)):
                 mean, scale = column_stats(x)
                 self.input_stats[modality][0].assign(mean)
@@ -262,14 +251,6 @@ class UGACH(Hasher):
         self._features = _FeatureTables(images, texts)
 
     # --- sampling ------------------------------------------------------------------------
-    def _phase(self):
-        cfg = self.config
-        if cfg.variant == "baseline":
-            return tf.constant(PRETRAIN)
-        epoch = self.epoch_counter
-        adversarial = tf.where(tf.math.floormod(epoch - cfg.pretrain_epochs, 2) == 0, DISCRIMINATOR, GENERATOR)
-        return tf.where(epoch < cfg.pretrain_epochs, PRETRAIN, adversarial)
-
     def _manifold_positives(self, index):
         """x^M per query: a uniform draw from its K graph neighbours (eq. 5; ugach), else the paired item."""
         k = self.config.image_neighbours + self.config.text_neighbours
@@ -306,21 +287,17 @@ class UGACH(Hasher):
                                            seed=self.seed_generator, dtype="int32")
         return pool, logits, samples
 
-    def _masked_update(self, optimizer_name, loss_fn, active, variables):
-        """One step of `optimizer_name` on `loss_fn()` when `active`, else a zero step (see module docstring)."""
-        def penalised():
+    def _update(self, player, loss_fn, variables):
+        """One SGD step of `player` on `loss_fn()` (+ the optional L2 penalty on `variables`); returns (loss, aux)."""
+        with tf.GradientTape() as tape:
             loss, aux = loss_fn()
             if self.config.weight_decay:
                 loss += self.config.weight_decay * tf.add_n([tf.nn.l2_loss(v) for v in variables])
-            return loss, aux
-
-        with tf.GradientTape() as tape:
-            loss, aux = tf.cond(active, penalised, lambda: (tf.constant(0.0), tf.constant(0.0)))
-        self.apply(optimizer_name, loss, tape, variables)
+        self.step(player, loss, tape)
         return loss, aux
 
     # --- one update per phase, in the paper's order ------------------------------------
-    def _pretrain_step(self, data, active):
+    def _pretrain_step(self, data):
         """The Baseline: triplet ranking loss (eq. 6) with the paired item as positive, random negatives."""
         batch, m = tf.shape(data["index"])[0], self.config.samples_per_query
 
@@ -332,10 +309,10 @@ class UGACH(Hasher):
                 total += tf.reduce_mean(f)
             return total, tf.constant(0.0)
 
-        loss, _ = self._masked_update("discriminator", loss_fn, active, self._d_variables())
-        self.d_loss_tracker.update_state(loss, sample_weight=tf.cast(active, tf.float32))
+        loss, _ = self._update("discriminator", loss_fn, self._d_variables())
+        self.d_loss_tracker.update_state(loss)
 
-    def _discriminator_step(self, data, active):
+    def _discriminator_step(self, data):
         """D's side of eq. 8: -log(1 - sigmoid(f)) pushes G's picks behind the manifold positives by m."""
 
         def loss_fn():
@@ -348,10 +325,10 @@ class UGACH(Hasher):
                 total += tf.reduce_mean(tf.math.softplus(f))
             return total, tf.constant(0.0)
 
-        loss, _ = self._masked_update("discriminator", loss_fn, active, self._d_variables())
-        self.d_loss_tracker.update_state(loss, sample_weight=tf.cast(active, tf.float32))
+        loss, _ = self._update("discriminator", loss_fn, self._d_variables())
+        self.d_loss_tracker.update_state(loss)
 
-    def _generator_step(self, data, active):
+    def _generator_step(self, data):
         """REINFORCE (eq. 10): G's picks are rewarded by D's log(1 + exp(f)), D held fixed."""
 
         def loss_fn():
@@ -365,9 +342,9 @@ class UGACH(Hasher):
                 reward_sum += tf.reduce_mean(reward)
             return total, reward_sum / len(DIRECTIONS)
 
-        loss, reward = self._masked_update("generator", loss_fn, active, self._g_variables())
-        self.g_loss_tracker.update_state(loss, sample_weight=tf.cast(active, tf.float32))
-        self.reward_tracker.update_state(reward, sample_weight=tf.cast(active, tf.float32))
+        loss, reward = self._update("generator", loss_fn, self._g_variables())
+        self.g_loss_tracker.update_state(loss)
+        self.reward_tracker.update_state(reward)
 
     @staticmethod
     def _policy_loss(logits, samples, reward):
@@ -377,8 +354,7 @@ class UGACH(Hasher):
     def train_step(self, data):
         require(self._features is not None, "ugach: call prepare(train) before fit (tfhash.training.run does)")
         data = dict(data, index=tf.cast(data["index"], tf.int32))
-        phase = self._phase()
-        self._pretrain_step(data, phase == PRETRAIN)
-        self._discriminator_step(data, phase == DISCRIMINATOR)
-        self._generator_step(data, phase == GENERATOR)
+        step = {PRETRAIN: self._pretrain_step, DISCRIMINATOR: self._discriminator_step,
+                GENERATOR: self._generator_step}[self.current_phase.name]
+        step(data)
         return {m.name: m.result() for m in self.metrics}

@@ -1,9 +1,10 @@
 """A training run: dataset -> method (`fit`) -> checkpoints -> model file -> codes -> report.
 
-What a run leaves in its folder (other tools read these): `config.json`,
-`checkpoints/`, `logs/` (TensorBoard), `model.keras`, `codes.h5`,
-`report.json`, the plots, and a method's own figures (`Hasher.write_visualisations`;
-e.g. `generated_images.png` of pixel-mode TUCH).
+The run folder's files (config.json, checkpoints/, logs/, model.keras,
+codes.h5, report.json, vocabulary.txt) are read and written through
+`tfhash.training.run_folder.RunFolder`; the plots and a method's own
+figures (`Hasher.write_visualisations`, e.g. `generated_images.png` of
+pixel-mode TUCH) are written by the evaluation.
 """
 
 import datetime
@@ -16,14 +17,14 @@ import numpy as np
 import tensorflow as tf
 
 import tfhash
-from tfhash.atomic import atomic_path, write_text
 from tfhash.data.dataset import PairedDataset, validate_arrays
 from tfhash.data.split import SplitView
 from tfhash.errors import TfhashError, require
 from tfhash.eval.report import DEFAULT_R
 from tfhash.methods.registry import get_method
+from tfhash.methods.callbacks import MethodSchedule
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
-from tfhash.training.codes import read_codes, write_codes
+from tfhash.training.run_folder import RunFolder, load_model
 from tfhash.training.distribute import make_strategy
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,6 @@ def build_model(method_cls, config, dataset):
     )
 
 
-def _write_config(run_dir, record):
-    write_text(os.path.join(run_dir, "config.json"), json.dumps(record, indent=2, sort_keys=True))
-
-
 def train(method, config=None, *, dataset_path, run_dir=None, strategy="default", resume=False,
           evaluate=True, R=DEFAULT_R, database_codes="out-of-sample", verbose="auto", deterministic=True):
     """Train `method` on `dataset_path`; returns the run folder.
@@ -94,6 +91,7 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     _check_dataset(dataset, method_cls)
 
     run_dir = run_dir or default_run_dir(method, config.bits)
+    folder = RunFolder(run_dir)
     strat = make_strategy(strategy)
     record = {
         "method": method,
@@ -105,21 +103,18 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         "versions": {"tfhash": tfhash.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
     }
     if resume:
-        require(os.path.exists(os.path.join(run_dir, "config.json")), f"nothing to resume in {run_dir}")
-        with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
-            saved = json.load(f)
+        require(folder.exists("config.json"), f"nothing to resume in {run_dir}")
+        saved = folder.read_config()
         # Through JSON as config.json holds it: tuple settings come back as lists.
         require(saved["method"] == method and saved["config"] == json.loads(json.dumps(record["config"]))
                 and saved.get("replicas") == record["replicas"],
                 f"{run_dir} was trained with other settings; resume needs the same method and config")
     else:
-        require(not os.path.exists(os.path.join(run_dir, "config.json")),
+        require(not folder.exists("config.json"),
                 f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-        os.makedirs(run_dir, exist_ok=True)
-        _write_config(run_dir, record)
+        folder.write_config(record)
         if method_cls.text_field == "tokens" and dataset.vocabulary is not None:
-            # Token id i+1 is line i; exports turn raw strings into ids with it.
-            write_text(os.path.join(run_dir, "vocabulary.txt"), "\n".join(dataset.vocabulary) + "\n")
+            folder.write_vocabulary(dataset.vocabulary)  # token id i+1 is line i; exports read strings with it
 
     seed_everything(config.seed, deterministic)
     with strat.scope():
@@ -132,50 +127,56 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     else:
         # prepare() runs on resume too (graphs, initial codes); the checkpoint then overwrites its state.
         model.prepare(train_view)
-        ckpt_dir = os.path.join(run_dir, "checkpoints")
+        ckpt_dir = folder.checkpoints
         first_epoch = 0
         if resume and latest_checkpoint(ckpt_dir):
             first_epoch = restore_checkpoint(model, latest_checkpoint(ckpt_dir))
             log.info("resumed %s at epoch %d", run_dir, first_epoch)
         fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose)
 
-    save_model_file(model, os.path.join(run_dir, "model.keras"))
+    folder.save_model(model)
     export_codes(model, dataset, run_dir)
     if evaluate:
         evaluate_run(run_dir, R=R, database_codes=database_codes, model=model)
     return run_dir
 
 
+def _segments(model, first_epoch, epochs):
+    """Consecutive epochs that read the same split: [(split, start, stop), ...] from `first_epoch` on."""
+    out = []
+    for epoch in range(first_epoch, epochs):
+        split = model.phase(epoch).split
+        if out and out[-1][0] == split:
+            out[-1][2] = epoch + 1
+        else:
+            out.append([split, epoch, epoch + 1])
+    return [tuple(s) for s in out]
+
+
 def fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose="auto"):
-    """Keras `fit` over the shuffled training split, with the method's callbacks and checkpoints."""
+    """Keras `fit` over the shuffled split(s) of the method's schedule, with its schedule callback and checkpoints.
+
+    Epochs whose phases read another split (e.g. a stage on unlabelled
+    pairs) are fitted as their own segment, each over its own pipeline.
+    """
     from tfhash.data.pipeline import make_pipeline
 
-    if first_epoch >= config.epochs:
-        return
-    pipeline, steps = make_pipeline(
-        dataset, "train", batch_size=config.batch_size, text_field=type(model).text_field,
-        with_labels=type(model).needs_labels, shuffle=True, seed=config.seed,
-        first_epoch=first_epoch, epochs=config.epochs,
-    )
-    callbacks = list(model.training_callbacks(train_view)) + [
-        EpochCheckpoint(os.path.join(run_dir, "checkpoints")),
-        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False, profile_batch=0),
+    folder = RunFolder(run_dir)
+    callbacks = [
+        MethodSchedule(train_view),
+        EpochCheckpoint(folder.checkpoints),
+        keras.callbacks.TensorBoard(folder.logs, write_graph=False, profile_batch=0),
         keras.callbacks.TerminateOnNaN(),
     ]
-    model.fit(pipeline, epochs=config.epochs, initial_epoch=first_epoch, steps_per_epoch=steps, shuffle=False,
-              callbacks=callbacks, verbose=verbose)
-
-
-def save_model_file(model, path):
-    """`model.save` to a `.keras` file, atomically (Keras insists on the suffix, hence the detour)."""
-    with atomic_path(path) as tmp:
-        staged = tmp + ".keras"
-        try:
-            model.save(staged)
-            os.replace(staged, tmp)
-        finally:
-            if os.path.exists(staged):
-                os.remove(staged)
+    method_cls = type(model)
+    for split, start, stop in _segments(model, first_epoch, config.epochs):
+        pipeline, steps = make_pipeline(
+            dataset, split, batch_size=config.batch_size, text_field=method_cls.text_field,
+            with_labels=method_cls.needs_labels and split == "train", shuffle=True, seed=config.seed,
+            first_epoch=start, epochs=stop,
+        )
+        model.fit(pipeline, epochs=stop, initial_epoch=start, steps_per_epoch=steps, shuffle=False,
+                  callbacks=callbacks, verbose=verbose)
 
 
 def export_codes(model, dataset, run_dir):
@@ -197,8 +198,8 @@ def export_codes(model, dataset, run_dir):
         db_rows = dataset.split("database")
         if all(int(r) in train_pos for r in db_rows):
             parts["database"]["unified"] = np.asarray(unified)[[train_pos[int(r)] for r in db_rows]]
-    write_codes(os.path.join(run_dir, "codes.h5"), query=parts["query"], database=parts["database"],
-                method=type(model).method_name, bits=model.bits, dataset=dataset.name)
+    RunFolder(run_dir).write_codes(query=parts["query"], database=parts["database"],
+                                   method=type(model).method_name, bits=model.bits, dataset=dataset.name)
 
 
 def evaluate_run(run_dir, *, R=DEFAULT_R, database_codes="out-of-sample", top_k=None, model=None):
@@ -215,16 +216,13 @@ def evaluate_run(run_dir, *, R=DEFAULT_R, database_codes="out-of-sample", top_k=
 
     require(database_codes in DATABASE_PROTOCOLS,
             f"unknown database codes protocol '{database_codes}' (known: {', '.join(DATABASE_PROTOCOLS)})")
-    codes = read_codes(os.path.join(run_dir, "codes.h5"))
+    folder = RunFolder(run_dir)
+    codes = folder.read_codes()
     require("query_labels" in codes, "this run's dataset has no labels, so retrieval cannot be scored")
     if database_codes == "unified":
         require("database_unified" in codes,
                 f"{codes['method']} learns no unified codes for these database items; use --database-codes out-of-sample")
-    config_path = os.path.join(run_dir, "config.json")
-    record = {}
-    if os.path.exists(config_path):
-        with open(config_path, encoding="utf-8") as f:
-            record = json.load(f)
+    record = folder.read_config(required=False)
     report = cross_modal_report(codes, R=R, top_k=top_k, seed=record.get("seed", 0), database_protocol=database_codes)
     extra = {
         "method": codes["method"],
@@ -257,10 +255,9 @@ def write_figures(run_dir, method, dataset_info, *, model=None):
         log.warning("dataset file %s not found; %s figures of %s skipped", path, method, run_dir)
         return {}
     if model is None:
-        model_path = os.path.join(run_dir, "model.keras")
-        if not os.path.exists(model_path):
+        if not RunFolder(run_dir).exists("model.keras"):
             log.warning("no model.keras in %s; %s figures skipped", run_dir, method)
             return {}
-        model = keras.models.load_model(model_path)  # get_method above registered the methods with Keras
+        model = load_model(run_dir)
     with PairedDataset(path) as dataset:
         return dict(model.write_visualisations(run_dir, dataset))

@@ -14,7 +14,7 @@ from tfhash.data.protocols import make_splits
 from tfhash.data.split import SplitView
 from tfhash.data.synthetic import write_synthetic
 from tfhash.errors import TfhashError
-from tfhash.training.codes import read_codes
+from tfhash.training.run_folder import read_codes
 
 
 def test_labelled_size_splits_the_training_pairs():
@@ -75,11 +75,14 @@ def _redraw_labels(path, out, rng, split="unlabelled"):
     return out
 
 
+TUCH_SMALL = dict(bits=8, epochs=3, text_epochs=1, gan_epochs=1, batch_size=50, text_dim=16, text_hidden=(32,),
+                  text_projection=16, noise_dim=8, generator_hidden=(32,), image_hidden=(32,), text_branch_dim=16,
+                  discriminator_hidden=32)
+
+
 @pytest.mark.parametrize("method,settings", [
     ("scm", dict(bits=8)),
-    ("tuch", dict(bits=8, epochs=2, text_epochs=1, gan_epochs=0, batch_size=50, text_dim=16, text_hidden=32,
-                  text_projection=16, noise_dim=8, generator_widths=(32,), image_widths=(32,), text_branch_dim=16,
-                  discriminator_hidden=32)),
+    ("tuch", TUCH_SMALL),
 ])
 def test_pool_labels_never_reach_a_method(tmp_path, pooled, method, settings):
     # Train on two files that differ only in the pool's labels: the codes must be identical.
@@ -109,3 +112,22 @@ def test_cli_import_with_a_pool(tmp_path, shared_data_dir):
     info = json.loads(run_cli("data", "info", out).output)
     assert info["split_sizes"] == {"train": 500, "unlabelled": 1673, "database": 2173, "query": 693}
     assert info["split_seed"] == 2
+
+
+def test_tuch_stages_one_and_two_read_the_pool(tmp_path, pooled):
+    from tfhash.methods.registry import get_method
+    from tfhash.training.run import build_model
+
+    with PairedDataset(pooled) as ds:
+        for pretrain_on_pool, first_splits in ((True, "train+unlabelled"), (False, "train")):
+            config = get_method("tuch").config_class(**TUCH_SMALL, pretrain_on_pool=pretrain_on_pool)
+            model = build_model(get_method("tuch"), config, ds)
+            model.prepare(SplitView(ds, "train"))
+            assert [model.phase(e).split for e in range(3)] == [first_splits, first_splits, "train"]
+            assert [model.phase(e).name for e in range(3)] == ["text", "gan", "hashing"]
+        assert ds.split("train+unlabelled").size == 250
+    # The pool's images and texts do reach stages 1-2: the codes differ from labelled-only pre-training.
+    runs = [train_run("tuch", tmp_path, pooled, run_name=f"pool{flag}", **TUCH_SMALL, pretrain_on_pool=flag)[0]
+            for flag in (True, False)]
+    codes = [read_codes(os.path.join(run, "codes.h5")) for run in runs]
+    assert not np.array_equal(codes[0]["query_image"], codes[1]["query_image"])

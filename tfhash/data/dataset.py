@@ -256,7 +256,9 @@ class PairedDataset:
         return tuple(self._arrays[field].shape[1:])
 
     def split(self, name):
-        """Row indices of split `name`."""
+        """Row indices of split `name`; "a+b" names the union of splits a and b (sorted rows)."""
+        if "+" in name:
+            return np.unique(np.concatenate([self.split(part) for part in name.split("+")]))
         require(name in self.splits, f"dataset {self.name} has no '{name}' split (has: {', '.join(sorted(self.splits))})")
         return self.splits[name]
 

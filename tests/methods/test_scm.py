@@ -1,6 +1,7 @@
 """SCM-Seq (tfhash.methods.scm): a hand-built problem with a worked-out answer, and no n x n matrix."""
 
 import numpy as np
+import pytest
 
 from tests.helpers import assert_beats_random, structured_dataset, train_run
 from tfhash.methods.scm import normalized_labels, scm_seq, semantic_cross_covariance
@@ -29,6 +30,41 @@ def test_cross_covariance_matches_the_explicit_similarity_matrix():
     s = 2 * lhat @ lhat.T - 1  # the paper's S, formed here only to check the n x n-free path
     np.testing.assert_allclose(semantic_cross_covariance(x, y, labels), x.T @ s @ y, atol=1e-10)
     np.testing.assert_allclose(np.linalg.norm(lhat[labels.sum(1) > 0], axis=1), 1.0)
+
+
+def _dense_scm_seq(x, y, labels, bits, ridge):
+    """The algorithm box literally: the explicit n x n S, a full SVD of the whitened residual per bit."""
+    from tfhash.methods.itq import inverse_sqrt
+
+    def white(a):
+        cov = a.T @ a
+        return inverse_sqrt(cov + ridge * np.trace(cov) / cov.shape[0] * np.eye(cov.shape[0]))
+
+    lhat = normalized_labels(labels)
+    residual = bits * (2 * lhat @ lhat.T - 1)
+    wxw, wyw = white(x), white(y)
+    out = []
+    for _ in range(bits):
+        u, s, vt = np.linalg.svd(wxw @ x.T @ residual @ y @ wyw)
+        wx, wy = wxw @ u[:, 0], wyw @ vt[0]
+        out.append((wx, wy, s[0]))
+        residual = residual - np.outer(np.where(x @ wx >= 0, 1.0, -1.0), np.where(y @ wy >= 0, 1.0, -1.0))
+    return out
+
+
+def test_factored_residual_equals_the_literal_algorithm():
+    rng = np.random.default_rng(3)
+    labels = (rng.random((60, 4)) < 0.4).astype(np.uint8)
+    labels[labels.sum(1) == 0, 0] = 1
+    x = labels @ rng.normal(size=(4, 5)) + rng.normal(size=(60, 5))
+    y = labels @ rng.normal(size=(4, 3)) + rng.normal(size=(60, 3))
+    x, y = x - x.mean(0), y - y.mean(0)
+    wx, wy, eta = scm_seq(x, y, labels, 6, ridge=1e-3)
+    for t, (rx, ry, reta) in enumerate(_dense_scm_seq(x, y, labels, 6, ridge=1e-3)):
+        sign = np.sign(wx[:, t] @ rx)  # a singular pair's joint sign is arbitrary
+        np.testing.assert_allclose(sign * wx[:, t], rx, atol=1e-8)
+        np.testing.assert_allclose(sign * wy[:, t], ry, atol=1e-8)
+        assert eta[t] == pytest.approx(reta, rel=1e-9)
 
 
 def test_two_classes_worked_answer():

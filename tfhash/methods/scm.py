@@ -23,7 +23,9 @@ The paper's point about scale, kept: S is never formed. With
 Lhat = L / ||L||, X^T S Y = 2 (X^T Lhat)(Y^T Lhat)^T - (X^T 1)(Y^T 1)^T,
 a (dx, c)(c, dy) product, and the residual update subtracts the outer
 product (X^T b_x)(Y^T b_y)^T; every step costs O(n d) time and O(d^2 + d c)
-memory, so training is linear in n.
+memory, so training is linear in n. The residual is held as thin factors
+(rank <= c + 1 + t), so a bit's eigenproblem is two small QRs and an SVD
+of (c + 1 + t)^2, not an SVD of a (dx, dy) matrix.
 
 Choices where the paper is silent: `lambda` (the ridge on the
 covariances) is relative to the mean feature variance (1e-4 by default),
@@ -76,31 +78,38 @@ def _ridged(cov, ridge):
     return cov + ridge * np.trace(cov) / cov.shape[0] * np.eye(cov.shape[0])
 
 
-def top_correlation_pair(cxy, wx_white, wy_white):
-    """Top pair of [0 C; C^T 0] w = eta blockdiag(Cxx, Cyy) w, given Cxx^{-1/2}, Cyy^{-1/2}.
-
-    Returns (wx, wy, eta) with wx^T Cxx wx = wy^T Cyy wy = 1.
-    """
-    u, s, vt = np.linalg.svd(wx_white @ cxy @ wy_white)
-    return wx_white @ u[:, 0], wy_white @ vt[0], float(s[0])
+def top_singular_pair(left, right):
+    """Top singular triple (u, s, v) of the low-rank product `left @ right.T` ((dx, m), (dy, m)), via two QRs."""
+    qa, ra = np.linalg.qr(left)
+    qb, rb = np.linalg.qr(right)
+    u, s, vt = np.linalg.svd(ra @ rb.T)
+    return qa @ u[:, 0], float(s[0]), qb @ vt[0]
 
 
 def scm_seq(x, y, labels, bits, ridge=1e-4):
     """SCM-Seq projections of centred `x` (n, dx), `y` (n, dy) with labels (n, c).
 
     Returns (wx (dx, bits), wy (dy, bits), eta (bits,)), eta being each
-    bit's generalised eigenvalue on its residual.
+    bit's generalised eigenvalue on its residual. The whitened residual
+    Cxx^{-1/2} X^T R_t Y Cyy^{-1/2} is kept as a product of two thin
+    factors (its rank is at most c + 1 + t), so each bit costs two QRs of
+    (d, c + 1 + t) matrices, not an SVD of a (dx, dy) one.
     """
     wx_white = inverse_sqrt(_ridged(x.T @ x, ridge))
     wy_white = inverse_sqrt(_ridged(y.T @ y, ridge))
-    residual = bits * semantic_cross_covariance(x, y, labels)  # X^T (r S) Y
+    lhat = normalized_labels(labels)
+    # r S = 2r Lhat Lhat^T - r 1 1^T, so X^T (r S) Y = [2r X^T Lhat, -r X^T 1] [Y^T Lhat, Y^T 1]^T.
+    left = [wx_white @ (2.0 * bits * (x.T @ lhat)), wx_white @ (-float(bits) * x.sum(0))[:, None]]
+    right = [wy_white @ (y.T @ lhat), wy_white @ y.sum(0)[:, None]]
     wx, wy, eta = np.zeros((x.shape[1], bits)), np.zeros((y.shape[1], bits)), np.zeros(bits)
     for t in range(bits):
-        wx[:, t], wy[:, t], eta[t] = top_correlation_pair(residual, wx_white, wy_white)
+        u, eta[t], v = top_singular_pair(np.concatenate(left, axis=1), np.concatenate(right, axis=1))
+        wx[:, t], wy[:, t] = wx_white @ u, wy_white @ v
         bx = np.where(x @ wx[:, t] >= 0, 1.0, -1.0)
         by = np.where(y @ wy[:, t] >= 0, 1.0, -1.0)
-        # R_{t+1} = R_t - bx by^T, carried as X^T R Y.
-        residual = residual - np.outer(x.T @ bx, y.T @ by)
+        # R_{t+1} = R_t - bx by^T: one more pair of factor columns.
+        left.append(wx_white @ (-(x.T @ bx))[:, None])
+        right.append(wy_white @ (y.T @ by)[:, None])
     return wx, wy, eta
 
 

@@ -16,7 +16,6 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tfhash.data.dataset import PairedDataset, write_dataset  # noqa: E402
-from tfhash.data.protocols import make_custom_splits  # noqa: E402
 
 TASKS = ("i2t", "t2i")
 R = 50
@@ -75,19 +74,6 @@ def map_table(rows, seconds=True, chance=True):
         lines.append(f"| random codes | {rows[0][1]} | {cells(rows[0][2]['random_codes_map'])} |"
                      + (" |" if seconds else ""))
     return "\n".join(lines)
-
-
-def validation_split(source, path, query_size, seed=1):
-    """The training pairs of `source` only: `query_size` of them as queries, the rest train = database."""
-    if os.path.exists(path):
-        return path
-    data = PairedDataset(source)
-    rows = data.split("train")
-    arrays = {k: data.read(k, rows) for k in ("images", "bow", "tokens", "labels") if data.has_field(k)}
-    splits = make_custom_splits(rows.size, query_size=query_size, seed=seed, labels=arrays["labels"])
-    write_dataset(path, **arrays, vocabulary=data.vocabulary, class_names=data.class_names, ids=data.ids(rows),
-                  splits=splits, split_seed=seed, name=f"{data.name}-train-validation")
-    return path
 
 
 def mirflickr_images(folder, work, image_size=64):

@@ -40,10 +40,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_runs import map_table, mirflickr_images, plot_rows, run, validation_split  # noqa: E402
+from bench_runs import map_table, mirflickr_images, plot_rows, run  # noqa: E402
 from benchmarks_md import ROOT, write_section  # noqa: E402
 from tfhash.data.bundled import default_dataset_path  # noqa: E402
 from tfhash.data.dataset import PairedDataset  # noqa: E402
+from tfhash.data.resplit import validation_split  # noqa: E402
 from tfhash.data.split import SplitView  # noqa: E402
 from tfhash.eval.retrieval import evaluate_retrieval  # noqa: E402
 from tfhash.methods.registry import get_method  # noqa: E402

@@ -21,8 +21,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_runs  # noqa: E402
-from bench_runs import validation_split  # noqa: E402
 from benchmarks_md import plot_map_vs_bits, write_section  # noqa: E402
+from tfhash.data.resplit import validation_split  # noqa: E402
 
 TASKS = ("i2t", "t2i")
 ABLATIONS = {

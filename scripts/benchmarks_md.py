@@ -23,6 +23,9 @@ HEADER = """# Benchmarks
 Measured by the scripts in `scripts/`, each rewriting its own section below.
 Wall-clock numbers depend on what else the machine was doing; each section
 says the load average it saw. Rerun a script to refresh its section.
+Sections written by `scripts/bench_harness.py` come from `tfhash benchmark`
+(mean ± std over seeds, cached runs: README, Benchmarks); the others are
+single runs.
 """
 
 

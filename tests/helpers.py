@@ -48,9 +48,8 @@ def run_cli(*args):
     """Invoke the `tfhash` command in-process; returns click's Result."""
     from click.testing import CliRunner
 
-    from tfhash.cli.main import _register, cli
+    from tfhash.cli.main import cli
 
-    _register()
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 

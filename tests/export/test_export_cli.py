@@ -11,11 +11,10 @@ from click.testing import CliRunner
 
 from tests.export.test_serving_examples import doc_block
 from tests.helpers import train_run
-from tfhash.cli.main import _register, cli
+from tfhash.cli.main import cli
 from tfhash.errors import TfhashError
 from tfhash.training.run_folder import read_codes
 
-_register()
 
 
 def run(*args):

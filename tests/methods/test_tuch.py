@@ -19,7 +19,6 @@ from tfhash.losses.conditional_gan import matching_aware_discriminator_loss
 from tfhash.methods.registry import get_method
 from tfhash.methods.callbacks import MethodSchedule
 from tfhash.methods.tuch import GAN, HASHING, TEXT, semantic_embedding_loss
-from tfhash.training.checkpoint import latest_checkpoint
 from tfhash.training.run_folder import read_codes
 
 SMALL = dict(text_dim=16, text_hidden=(32,), text_projection=16, noise_dim=8, generator_hidden=(64,), image_hidden=(64,),
@@ -155,12 +154,3 @@ def test_learns_codes_better_than_random(tmp_path):
     codes = read_codes(os.path.join(run_dir, "codes.h5"))
     for modality, hashed in (("image", model.hash_image(query.images())), ("text", model.hash_text(query.texts()))):
         np.testing.assert_array_equal(np.where(codes[f"query_{modality}"] > 0, 1, -1), hashed)
-
-
-def test_runs_under_mirrored(tmp_path):
-    # Stage 1 and the hashing stage: every optimizer (text, hashing, generator) steps on 2 replicas.
-    path = structured_dataset(tmp_path, n=200, query_size=50)
-    run_dir, report = train_run("tuch", tmp_path, path, strategy="mirrored", bits=16, epochs=2, text_epochs=1,
-                                gan_epochs=0, batch_size=50, **SMALL)
-    assert os.path.basename(latest_checkpoint(os.path.join(run_dir, "checkpoints"))) == "ckpt-00002.h5"
-    assert all(np.isfinite(report["map_all"][task]) for task in ("i2t", "t2i"))

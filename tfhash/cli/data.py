@@ -6,7 +6,7 @@ import os
 import click
 import numpy as np
 
-from tfhash.cli.main import cli
+from tfhash.cli.group import cli
 from tfhash.errors import TfhashError
 
 

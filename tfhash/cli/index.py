@@ -2,7 +2,7 @@
 
 import click
 
-from tfhash.cli.main import cli
+from tfhash.cli.group import cli
 from tfhash.cli.quiet import import_tensorflow
 from tfhash.errors import require
 

@@ -6,7 +6,7 @@ import typing
 import click
 
 from tfhash.eval.report import DEFAULT_R
-from tfhash.methods.config import STRATEGIES, field_type
+from tfhash.methods.config import STRATEGIES, field_type, flag_name
 
 
 def _parse_tuple(item_type):
@@ -27,7 +27,7 @@ def config_options(config_class):
     def decorate(fn):
         for f in reversed(dataclasses.fields(config_class)):
             kind = field_type(config_class, f)
-            flag = "--" + f.name.replace("_", "-")
+            flag = flag_name(f)
             help_text = f.metadata.get("help", "")
             if kind is bool:
                 opt = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=f.default, show_default=True, help=help_text)
@@ -72,3 +72,40 @@ r_option = click.option("--R", "R", multiple=True, callback=_r_values,
 database_codes_option = click.option(
     "--database-codes", type=click.Choice(["out-of-sample", "unified"]), default="out-of-sample", show_default=True,
     help="Database codes from each item's own network (out-of-sample) or the learned training codes B (unified).")
+
+
+def parse_settings(pairs, get_config_class):
+    """{method: {setting: value}} from `METHOD.SETTING=VALUE` strings, each VALUE parsed with the field's type.
+
+    `get_config_class(method)` returns the method's config dataclass (and
+    raises TfhashError for an unknown method). Bad input raises TfhashError.
+    """
+    from tfhash.errors import TfhashError
+
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        method, dot, name = key.strip().rpartition(".")
+        if not (sep and dot and method and name):
+            raise TfhashError(f"--set takes METHOD.SETTING=VALUE, got {pair!r}")
+        config_class = get_config_class(method)
+        fields = {f.name: f for f in dataclasses.fields(config_class)}
+        name = name.replace("-", "_")
+        if name not in fields:
+            raise TfhashError(f"{method} has no setting '{name}' (known: {', '.join(sorted(fields))})")
+        kind = field_type(config_class, fields[name])
+        try:
+            if kind is bool:
+                lowered = text.strip().lower()
+                if lowered not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError
+                value = lowered in ("true", "1", "yes")
+            elif typing.get_origin(kind) is tuple:
+                value = _parse_tuple(typing.get_args(kind)[0])(text)
+            else:
+                value = kind(text)
+        except (ValueError, click.BadParameter):
+            type_name = "comma-separated values" if typing.get_origin(kind) is tuple else kind.__name__
+            raise TfhashError(f"--set {method}.{name}: expected {type_name}, got {text!r}") from None
+        out.setdefault(method, {})[name] = value
+    return out

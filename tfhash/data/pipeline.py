@@ -11,7 +11,6 @@ at epoch ``e`` sees exactly the batches an uninterrupted run would.
 
 import math
 
-import numpy as np
 import tensorflow as tf
 
 from tfhash.errors import require
@@ -100,11 +99,3 @@ def make_pipeline(
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE), steps
 
-
-def read_split(dataset, split, *, text_field="bow", with_labels=False):
-    """The whole split as NumPy arrays (for closed-form methods and encoding)."""
-    rows = dataset.split(split)
-    out = {"image": dataset.read("images", rows), "text": dataset.read(text_field, rows)}
-    if with_labels:
-        out["label"] = dataset.read("labels", rows)
-    return out

@@ -224,7 +224,7 @@ def _metadata(model, vocabulary, source, with_codes):
     import keras
     import tensorflow as tf
 
-    import tfhash
+    from tfhash.version import __version__
 
     meta = {
         "format": FORMAT_NAME,
@@ -238,7 +238,7 @@ def _metadata(model, vocabulary, source, with_codes):
                     "logits": "float32 (N, bits), continuous code before the sign (sign(0) = +1)"},
         "codes_file": CODES_FILE if with_codes else None,
         "source": source or {},
-        "versions": {"tfhash": tfhash.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+        "versions": {"tfhash": __version__, "tensorflow": tf.__version__, "keras": keras.__version__},
     }
     if vocabulary is not None:
         meta["text_format"] = ("one string per item: lowercased, split on commas and whitespace, each token looked "

@@ -3,8 +3,7 @@
 import keras
 
 
-def mlp(input_dim, widths, *, activation="relu", output_activation=None, dropout=0.0,
-        kernel_regularizer=None, name=None):
+def mlp(input_dim, widths, *, activation="relu", output_activation=None, dropout=0.0, name=None):
     """A functional MLP `input_dim -> widths[0] -> ... -> widths[-1]`.
 
     Hidden layers use `activation` (and `dropout` after each, if > 0); the
@@ -18,28 +17,9 @@ def mlp(input_dim, widths, *, activation="relu", output_activation=None, dropout
         x = keras.layers.Dense(
             int(width),
             activation=output_activation if last else activation,
-            kernel_regularizer=kernel_regularizer,
             name=f"{name}_dense{i}" if name else None,
         )(x)
         if dropout and not last:
             x = keras.layers.Dropout(dropout, name=f"{name}_dropout{i}" if name else None)(x)
     return keras.Model(inputs, x, name=name)
 
-
-def mlp_with_middle(input_dim, widths, middle, *, activation="relu", output_activation=None, name=None):
-    """An MLP that also exposes the output of hidden layer `middle` (0-based).
-
-    Returns a model mapping x -> [middle_output, final_output]; UCH's
-    generators use it to read the common representation / hash layer.
-    """
-    inputs = keras.Input(shape=(input_dim,), name=f"{name}_input" if name else None)
-    x = inputs
-    outputs = []
-    for i, width in enumerate(widths):
-        last = i == len(widths) - 1
-        x = keras.layers.Dense(int(width), activation=output_activation if last else activation,
-                               name=f"{name}_dense{i}" if name else None)(x)
-        if i == middle:
-            outputs.append(x)
-    outputs.append(x)
-    return keras.Model(inputs, outputs, name=name)

@@ -165,10 +165,14 @@ class _DVSHSettings(ImageBackboneSettings, HasherConfig):
 class DVSHConfig(_DVSHSettings):
     embedding_dim: int = option(128, "Word embedding width (the paper feeds one-hot words to the LSTM).")
 
+    test_settings = {"image_hidden": (32,), "fusion_width": 16, "embedding_dim": 8, "batch_size": 40}
+
 
 @dataclasses.dataclass
 class DVSHBowConfig(_DVSHSettings):
     text_hidden: tuple[int, ...] = option((1024,), "Hidden layers of the bag-of-words MLPs (replacing the LSTMs).")
+
+    test_settings = {"image_hidden": (32,), "text_hidden": (32,), "batch_size": 40}
 
 
 @register_method("dvsh")

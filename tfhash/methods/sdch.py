@@ -129,6 +129,8 @@ class SDCHConfig(ImageBackboneSettings, HasherConfig):
                                         "(sum: beta1 as printed; under mean, beta1 = 1 is a literal beta1 of 2N/r).",
                                 choices=("mean", "sum"))
 
+    test_settings = {"image_hidden": (32,), "text_hidden": (32,), "feature_dim": 16}
+
     def validate(self):
         super().validate()
         require(self.feature_dim > 0, f"feature_dim must be positive, got {self.feature_dim}")

@@ -138,6 +138,10 @@ class TUCHConfig(HasherConfig):
     pretrain_on_pool: bool = option(True, "Stages 1-2 also read the dataset's unlabelled pool, if it has one "
                                           "(Sec. 5.3: all non-query pairs); stage 3 reads the labelled pairs only.")
 
+    test_settings = {"text_dim": 16, "text_hidden": (32,), "text_projection": 16, "noise_dim": 8,
+                     "generator_hidden": (32,), "image_hidden": (32,), "text_branch_dim": 16,
+                     "discriminator_hidden": 16, "text_epochs": 1, "gan_epochs": 1}
+
     def validate(self):
         super().validate()
         require(min(self.text_epochs, self.gan_epochs) >= 0, "text_epochs and gan_epochs must be >= 0")
@@ -152,6 +156,8 @@ class TUCHConfig(HasherConfig):
 @dataclasses.dataclass
 class TUCHSeqConfig(TUCHConfig):
     embedding_dim: int = option(128, "Word embedding width of the LSTM text encoder.")
+
+    test_settings = dict(TUCHConfig.test_settings, embedding_dim=8)
 
 
 def semantic_embedding_loss(phi, labels):

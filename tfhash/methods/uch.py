@@ -1,7 +1,6 @@
 """UCH: unsupervised coupled cycle GAN hashing (Li et al., AAAI 2019); see the `UCH` docstring."""
 
 import dataclasses
-import os
 
 import keras
 import tensorflow as tf
@@ -32,6 +31,8 @@ class UCHConfig(ImageBackboneSettings, HasherConfig):
     text_embedding: int = option(300, "Width of the E^T embedding F^T (paper: 300).")
     scale_widths: bool = option(False, "Shrink F^T and the D_f widths for small inputs (rule in the docstring).")
     standardize: bool = option(True, "Standardise feature and BoW inputs per dimension (training split).")
+
+    test_settings = {"text_embedding": 32}
 
     def validate(self):
         super().validate()

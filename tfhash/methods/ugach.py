@@ -110,6 +110,8 @@ class UGACHConfig(HasherConfig):
     weight_decay: float = option(0.0, "L2 penalty wd * sum(w^2) / 2 on the updated network's weights (not in the "
                                  "paper; the authors' code uses 0.01).")
 
+    test_settings = {"image_hidden": (32,), "text_hidden": (32,), "pretrain_epochs": 2}
+
     def validate(self):
         super().validate()
         require(min(self.image_hidden + self.text_hidden, default=1) > 0, "hidden widths must be positive")

@@ -16,7 +16,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import tfhash
 from tfhash.data.dataset import PairedDataset, validate_arrays
 from tfhash.data.split import SplitView
 from tfhash.errors import TfhashError, require
@@ -25,6 +24,7 @@ from tfhash.methods.registry import get_method
 from tfhash.methods.callbacks import MethodSchedule
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
 from tfhash.training.run_folder import RunFolder, load_model
+from tfhash.version import __version__
 from tfhash.training.distribute import make_strategy
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         "strategy": strategy,
         "replicas": int(strat.num_replicas_in_sync),
         "seed": config.seed,
-        "versions": {"tfhash": tfhash.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+        "versions": {"tfhash": __version__, "tensorflow": tf.__version__, "keras": keras.__version__},
     }
     if resume:
         require(folder.exists("config.json"), f"nothing to resume in {run_dir}")

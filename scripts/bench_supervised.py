@@ -96,7 +96,7 @@ def main():
                     values.append([rep["map_all"][t] for t in TASKS]
                                   + [rep["map_at_rs"][str(r)][t] for r in RS for t in TASKS])
                 mean = np.mean(values, axis=0)
-                std = np.std(values, axis=0)
+                std = np.std(values, axis=0, ddof=1) if len(values) > 1 else np.zeros(len(mean))
                 cells = " | ".join(f"{m:.4f} ± {s:.4f}" for m, s in zip(mean, std))
                 print(f"| {method} | {bits} | {cells} | {len(seeds)} |", flush=True)
 

@@ -21,6 +21,7 @@ Training (Sec. 5.3, Algorithm 1) runs three stages, by epoch:
 2. `gan_epochs`: unsupervised matching-aware GAN, G + H's discriminative
    sub-network (eqs. 4-5 without the semantic loss).
 3. the rest: hashing layer and semantic loss added, supervised (eqs. 6-7).
+   Per batch: z ~ N(0, 1), fake = G(z, t), update H on L_H, then G on L_G.
 
 Data of the stages (Sec. 5.3): stages 1-2 read "all the sentence-image
 pairs ... except for query set", stage 3 "a small labelled training set".
@@ -30,7 +31,6 @@ stages 1-2 read the labelled training pairs and the pool (split
 feature standardisation is fitted on the same pairs as stages 1-2.
 `pretrain_on_pool=False` (or a dataset without a pool) trains every stage
 on the labelled pairs.
-   Per batch: z ~ N(0, 1), fake = G(z, t), update H on L_H, then G on L_G.
 
 Each stage is a `Phase` of the base class (`phase(epoch)`): its own
 traced train step, in which the players of the other stages are frozen

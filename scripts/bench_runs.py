@@ -101,6 +101,20 @@ def mirflickr_images(folder, work, image_size=64):
     return pixels, pooled
 
 
+def mirflickr_features(folder, work, seed=0):
+    """The MIRFlickr pairs with the shared pretrained image features (1,280-d) + tag bag-of-words.
+
+    Same 730 pairs, tags, labels and seeded split (130 queries, 600 database =
+    train) as `mirflickr_images`: the papers' setting (deep features + tags).
+    """
+    from tfhash.data.importers.mirflickr import import_mirflickr_features
+
+    path = os.path.join(work, f"mirflickr-features-seed{seed}.h5")
+    if not os.path.exists(path):
+        import_mirflickr_features(folder, path, seed=seed)
+    return path
+
+
 def plot_rows(name, rows, title):
     """`benchmarks_md.plot_map_vs_bits` of (label, bits, report) rows (random codes from the first report)."""
     from benchmarks_md import plot_map_vs_bits

@@ -185,6 +185,12 @@ int8 (N, {bits}) ±1, `bits` uint8 (N, {bytes}) packed, `logits` float32.
 `tfhash index --model` writes `NAME/index-*.h5` next to the versions (TF
 Serving ignores it; it is not part of the model).
 
+`mirflickr-cca-itq/` is the `tfhash serve` demo (CCA-ITQ on the 730 real
+MIRFlickr pictures' EfficientNet features and tags, with both indexes,
+`items.jsonl`, thumbnails and `bow-vocabulary.txt`): built by
+`scripts/build_serve_demo.py`, not by this script, and described in
+`docs/serve.md`.
+
 ## Models
 
 | folder | stands for | settings (defaults = the paper's, except) | epochs | MAP@all I->T | MAP@all T->I | size |

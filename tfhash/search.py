@@ -12,12 +12,14 @@ import numpy as np
 
 from tfhash.errors import TfhashError, require
 from tfhash.training.run_folder import RunFolder, load_model
+from tfhash.training.run_state import require_finished
 
 
 def build_run_index(run_dir, *, modality="text", kind="flat", out=None):
     """Index the database codes of `modality` from RUN_DIR/codes.h5; returns (path, count, bits)."""
     from tfhash.index.binary import BinaryIndex
 
+    require_finished(run_dir)
     codes = RunFolder(run_dir).read_codes()
     database = codes[f"database_{modality}"]
     index = BinaryIndex.build(database, ids=codes["database_ids"], kind=kind)
@@ -96,8 +98,8 @@ def _load_npy(path, what):
     require(os.path.exists(path), f"{what} file not found: {path}")
     try:
         return np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise TfhashError(f"cannot read {what} file {path}: {err}") from None
+    except (ValueError, EOFError, OSError) as err:  # numpy's errors for a damaged .npy
+        raise TfhashError(f"cannot read {what} file {path}: the file is damaged or not a .npy array ({err})") from None
 
 
 def query_codes_for(*, run_dir=None, positions=(), inputs=None, codes_path=None, modality="image", model=None,
@@ -120,6 +122,7 @@ def query_codes_for(*, run_dir=None, positions=(), inputs=None, codes_path=None,
         return _model_codes(exported, modality, inputs, texts)
     require(not texts, "--texts needs --model (an export that takes strings)")
     require(run_dir is not None, "--query and --inputs need --run RUN_DIR or --model MODEL")
+    require_finished(run_dir)
     if positions:
         return _pick(RunFolder(run_dir).read_codes()[f"query_{modality}"], positions)
     x = _load_npy(inputs, "inputs")

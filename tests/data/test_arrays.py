@@ -78,3 +78,37 @@ def test_validation_errors(files):
         with pytest.raises(TfhashError, match=message):
             import_arrays(out, query_size=10, **kw)
     assert not out.exists()
+
+
+def test_features_of_some_pairs_aligned_by_rows(files):
+    folder, data = files
+    # Features of pairs 7, 3 and 50 only, in that order; texts/labels/ids cover all N pairs.
+    feats = np.asarray([[7.0], [3.0], [50.0]], np.float32)
+    np.save(folder / "some.npy", feats)
+    (folder / "rows.txt").write_text("7 item7\n3\titem3\n\n50\n")
+    (folder / "ids.txt").write_text("".join(f"item{i}\n" for i in range(N)))
+    out = import_arrays(folder / "out.h5", images=str(folder / "some.npy"), texts=str(folder / "texts.npy"),
+                        labels=str(folder / "classes.npy"), tokens=str(folder / "tokens.npy"),
+                        ids=str(folder / "ids.txt"), image_rows=str(folder / "rows.txt"), query_size=1)
+    with PairedDataset(out) as ds:
+        assert ds.num_pairs == 3 and ds.ids([0, 1, 2]) == ["item7", "item3", "item50"]
+        np.testing.assert_array_equal(ds.read("images", [0, 1, 2]), feats)
+        np.testing.assert_array_equal(ds.read("bow", [0, 1, 2]), data["texts"][[7, 3, 50]])
+        np.testing.assert_array_equal(ds.read("tokens", [0, 1, 2]), data["tokens"][[7, 3, 50]])
+        np.testing.assert_array_equal(ds.read("labels", [0, 1, 2]).argmax(axis=1), data["classes"][[7, 3, 50]])
+    # The same from an HDF5 text source (read in increasing row order, then put back in image order).
+    with h5py.File(folder / "texts.h5", "w") as f:
+        f["bow"] = data["texts"]
+    out = import_arrays(folder / "out2.h5", images=feats, texts=f"{folder}/texts.h5:bow", image_rows=[7, 3, 50],
+                        query_size=1)
+    with PairedDataset(out) as ds:
+        np.testing.assert_array_equal(ds.read("bow", [0, 1, 2]), data["texts"][[7, 3, 50]])
+    (folder / "far.txt").write_text("7\n3\n60\n")
+    with pytest.raises(TfhashError, match="row 60 is outside 0..59"):
+        import_arrays(folder / "x.h5", images=feats, texts=data["texts"], image_rows=str(folder / "far.txt"))
+    (folder / "named.txt").write_text("7 item8\n3\n50\n")
+    with pytest.raises(TfhashError, match="row 7 is item7, not item8"):
+        import_arrays(folder / "x.h5", images=feats, texts=data["texts"], ids=str(folder / "ids.txt"),
+                      image_rows=str(folder / "named.txt"))
+    with pytest.raises(TfhashError, match="3 image rows but 2 feature rows"):
+        import_arrays(folder / "x.h5", images=feats, texts=data["texts"], image_rows=[7, 3])

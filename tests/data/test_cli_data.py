@@ -81,12 +81,15 @@ def test_errors_exit_2_with_one_line(tmp_path):
         (["data", "import", "arrays", "--images", tmp_path / "y.npy", "--texts", tmp_path / "y.npy", "--query-size", 1,
           "--train-size", "lots"], "--train-size must be a number or 'all'"),
         (["data", "info", tmp_path / "absent.h5"], "dataset file not found"),
+        (["data", "import", "arrays", "--images", tmp_path / "y.npy", "--texts", tmp_path / "y.npy", "--query-size", 1,
+          "--feature-rows", tmp_path / "gone.txt"], "feature rows file not found"),
+        (["data", "import", "mirflickr-features", "--data-dir", tmp_path / "nowhere"], "MIRFlickr folder not found"),
     ]
     for args, pattern in cases:
         assert_clean_error(run(*args, *(["--out", out] if args[1] == "import" else [])), pattern, out)
 
 
-@pytest.mark.parametrize("args", [["data", "--help"], ["data", "import", "--help"]])
+@pytest.mark.parametrize("args", [["data", "--help"], ["data", "import", "--help"], ["data", "features", "--help"]])
 def test_help(args):
     result = run(*args)
     assert result.exit_code == 0 and "Usage" in result.output

@@ -11,6 +11,7 @@ from tfhash.data.importers.mirflickr import (
     UNKNOWN,
     decode_image,
     encode_tags,
+    import_mirflickr_features,
     import_mirflickr_images,
     import_mirflickr_text,
     load_mirflickr_text,
@@ -95,6 +96,53 @@ def test_raw_image_subset(tmp_path, mir_dir, text):
         assert tokens.shape[1] == max(len(tags[i]) for i in range(730))
         for seq, i in zip(tokens, (0, 1, 600)):
             assert [ds.vocabulary[t - 1] for t in seq[seq > 0]] == tags[i]
+
+
+def test_shared_pretrained_features_import_in_one_command(tmp_path, mir_dir, text):
+    from tests.helpers import run_cli
+
+    out = tmp_path / "feat.h5"
+    result = run_cli("data", "import", "mirflickr-features", "--data-dir", mir_dir, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "730 pairs, images 1280-d features, bow 1386-d" in result.output
+    features = np.load(os.path.join(mir_dir, "features", "efficientnet-lite2.npy"))
+    with open(os.path.join(mir_dir, "features", "efficientnet-lite2.rows.txt"), encoding="utf-8") as f:
+        lines = [line.split() for line in f if line.strip()]
+    rows = np.asarray([int(r) for r, _ in lines])
+    images = import_mirflickr_images(mir_dir, tmp_path / "img.h5", image_size=8)
+    with PairedDataset(out) as ds, PairedDataset(images) as raw:
+        everything = np.arange(730)
+        np.testing.assert_array_equal(ds.read("images", everything), features)
+        np.testing.assert_array_equal(ds.read("bow", everything), text["bow"][rows])
+        np.testing.assert_array_equal(ds.read("labels", everything), text["labels"][rows])
+        assert ds.ids(everything) == [name for _, name in lines]
+        # The same pairs, tags and seeded split as the raw-image importer: the two are interchangeable.
+        assert ds.ids(everything) == raw.ids(everything)
+        np.testing.assert_array_equal(ds.read("tokens", everything), raw.read("tokens", everything))
+        assert {k: v.tolist() for k, v in ds.splits.items()} == {k: v.tolist() for k, v in raw.splits.items()}
+        assert (ds.protocol, ds.split_seed, ds.class_names) == ("custom", 0, CONCEPTS)
+        assert ds.name == "mirflickr25k-efficientnet-lite2"
+
+
+def test_own_features_aligned_by_a_rows_file(tmp_path, mir_dir, text):
+    features = np.arange(12, dtype=np.float32).reshape(3, 4)
+    np.save(tmp_path / "mine.npy", features)
+    # all_imgs.txt line 10 (row 9) is im11.jpg: im10 is not among the 20,015 pairs.
+    (tmp_path / "mine.rows.txt").write_text("20014\tim25000.jpg\n2\tim3.jpg\n9\tmirflickr/im11.jpg\n")
+    out = import_mirflickr_features(mir_dir, tmp_path / "mine.h5", features=tmp_path / "mine.npy", query_size=1)
+    with PairedDataset(out) as ds:
+        np.testing.assert_array_equal(ds.read("images", [0, 1, 2]), features)
+        np.testing.assert_array_equal(ds.read("labels", [0, 1, 2]), text["labels"][[20014, 2, 9]])
+        assert ds.ids([0, 1, 2]) == ["im25000.jpg", "im3.jpg", "im11.jpg"]
+    (tmp_path / "bad.rows.txt").write_text("20014\n2\tim4.jpg\n9\n")
+    with pytest.raises(TfhashError, match="row 2 is im3.jpg, not im4.jpg"):
+        import_mirflickr_features(mir_dir, tmp_path / "x.h5", features=tmp_path / "mine.npy",
+                                  feature_rows=tmp_path / "bad.rows.txt", query_size=1)
+    (tmp_path / "short.rows.txt").write_text("1\n2\n")
+    with pytest.raises(TfhashError, match="3 feature rows but 2 lines"):
+        import_mirflickr_features(mir_dir, tmp_path / "x.h5", features=tmp_path / "mine.npy",
+                                  feature_rows=tmp_path / "short.rows.txt", query_size=1)
+    assert not os.path.exists(tmp_path / "x.h5")
 
 
 def test_decode_is_center_crop_then_resize(tmp_path):

@@ -376,3 +376,13 @@ def test_empty_index(kind, tmp_path):
     assert (loaded.search(queries, 2)[1] == -1).all()
     D, I = index.search(np.zeros((0, 32), np.int8), 4)
     assert D.shape == (0, 4)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw", "multihash"])
+def test_codes_at_gives_back_the_indexed_codes(kind):
+    codes = np.array([[1, -1] * 8, [-1] * 16, [1] * 16, [-1, -1, 1, 1] * 4] * 12, dtype=np.int8)
+    index = BinaryIndex.build(codes, kind=kind)
+    assert np.array_equal(index.codes_at([3, 0, 47]), codes[[3, 0, 47]])
+    assert index.codes_at([]).shape == (0, 16)
+    with pytest.raises(TfhashError, match="outside 0..47"):
+        index.codes_at([48])

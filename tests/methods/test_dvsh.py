@@ -1,4 +1,5 @@
-"""DVSH: masking, hand-made loss values, learning on structured data (LSTM under mirrored, BoW variant)."""
+"""DVSH: padding never changes a code, text and fusion poolings, learning on structured data (LSTM under mirrored,
+BoW variant). The shared losses and text helpers are tested by hand in tests/losses and tests/layers."""
 
 import os
 
@@ -10,9 +11,7 @@ import tensorflow as tf
 
 from tests.helpers import assert_beats_random, structured_dataset, train_run
 from tfhash.errors import TfhashError
-from tfhash.layers.text import last_valid_step, masked_mean
-from tfhash.losses.pairwise import cosine_margin_loss, inner_product_loss, signed_label_similarity
-from tfhash.losses.quantization import bitwise_margin_loss
+from tfhash.layers.text import masked_mean
 from tfhash.methods.registry import get_method
 from tfhash.training.run_folder import read_codes
 
@@ -50,25 +49,6 @@ def test_text_code_is_the_last_valid_step_and_fusion_code_the_mean():
     np.testing.assert_allclose(model.encode_text(TOKENS), steps[[0, 1, 2], [2, 0, 5]], atol=1e-6)
     np.testing.assert_allclose(masked_mean(tf.constant(steps), tf.constant(mask)),
                                [steps[i][mask[i]].mean(0) for i in range(3)], atol=1e-6)
-    steps, mask = tf.constant([[[1.0], [2.0], [3.0]]]), tf.constant([[True, True, False]])
-    np.testing.assert_allclose(last_valid_step(steps, mask), [[2.0]])
-    np.testing.assert_allclose(masked_mean(steps, mask), [[1.5]])
-
-
-def test_loss_values_on_hand_made_cases():
-    codes = tf.constant([[1.0, 0.0], [1.0, 1.0], [0.0, -1.0]])
-    labels = tf.constant([[1, 0], [1, 1], [0, 1]])
-    s = signed_label_similarity(labels)
-    np.testing.assert_array_equal(s, [[1, 1, -1], [1, 1, 1], [-1, 1, 1]])
-    # cosines: (0,1) = 1/sqrt2 (similar: no loss), (0,2) = 0 (dissimilar: 0.5),
-    # (1,2) = -1/sqrt2 (similar: 0.5 + 1/sqrt2)
-    expected = (0.0 + 0.5 + 0.5 + 1 / np.sqrt(2)) / 3
-    np.testing.assert_allclose(cosine_margin_loss(codes, s, margin=0.5), expected, rtol=1e-6)
-    # <h_i, h_j> / K: 0.5 (s=1), 0 (s=-1), -0.5 (s=1) -> (0.25 + 1 + 2.25) / 3
-    np.testing.assert_allclose(inner_product_loss(codes, s), 3.5 / 3, rtol=1e-6)
-    # two sets: every (i, j) pair counts, the diagonal (cosine 1, similar: no loss) included
-    np.testing.assert_allclose(cosine_margin_loss(codes, s, margin=0.5, other=codes), 3 * expected * 2 / 9, rtol=1e-6)
-    np.testing.assert_allclose(bitwise_margin_loss(tf.constant([[0.2, -0.9], [0.5, 0.0]]), margin=0.5), 0.4, rtol=1e-6)
 
 
 def test_fusion_update_leaves_hashing_networks_alone_and_vice_versa():

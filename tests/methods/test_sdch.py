@@ -1,4 +1,4 @@
-"""SDCH: hand-made pairwise losses, batch losses against the whole stored set, the epoch schedule
+"""SDCH: bit decorrelation by hand, batch losses against the whole stored set, the epoch schedule
 of Algorithm 1, B = sign(Z), learning on structured data (default strategy, and `train` under mirrored)."""
 
 import math
@@ -12,7 +12,6 @@ import tensorflow as tf
 from tests.helpers import assert_beats_random, codes_map, structured_dataset, train_run
 from tfhash.data.dataset import PairedDataset
 from tfhash.data.split import SplitView
-from tfhash.losses.pairwise import inner_product_loss, label_similarity, logistic_pair_loss
 from tfhash.methods.sdch import SDCH, SDCHConfig, _bit_decorrelation_loss, term_weights
 from tfhash.training.run import build_model, fit_method
 
@@ -28,32 +27,7 @@ def _train_view(path):
     return SplitView(PairedDataset(path), "train", text_field="bow", with_labels=True)
 
 
-# ------------------------------------------------------------------------ hand-made losses
-def test_logistic_pair_loss_by_hand():
-    # theta = <f, g_j> = (1, 0); s = (1, 0): mean(log(1 + e) - 1, log 2).
-    f, g = np.array([[1.0, 0.0]]), np.array([[1.0, 0.0], [0.0, 2.0]])
-    expected = (math.log(1 + math.e) - 1 + math.log(2)) / 2
-    assert float(logistic_pair_loss(f, np.array([[1.0, 0.0]]), other=g)) == pytest.approx(expected, rel=1e-6)
-    # Within one set only the pair i != j counts: theta = 2, s = 1 -> log(1 + e^2) - 2.
-    f = np.array([[1.0, 0.0], [2.0, 0.0]], np.float32)
-    assert float(logistic_pair_loss(f, np.ones((2, 2)))) == pytest.approx(math.log(1 + math.e**2) - 2, rel=1e-6)
-    # Stable far out: theta = 100 similar -> ~0, dissimilar -> ~100.
-    big = np.array([[10.0]], np.float32)
-    assert float(logistic_pair_loss(big, np.array([[1.0]]), other=big)) == pytest.approx(0.0, abs=1e-6)
-    assert float(logistic_pair_loss(big, np.array([[0.0]]), other=big)) == pytest.approx(100.0, rel=1e-6)
-
-
-def test_inner_product_loss_and_similarities_by_hand():
-    # <z, z_j> / r = (1, 0) against s = (+1, -1): mean(0, 1).
-    z, others = np.array([[1.0, 1.0]]), np.array([[1.0, 1.0], [1.0, -1.0]])
-    assert float(inner_product_loss(z, np.array([[1.0, -1.0]]), other=others)) == pytest.approx(0.5)
-    labels = np.array([[1, 0, 0], [0, 1, 1], [1, 1, 0]])
-    np.testing.assert_array_equal(label_similarity(labels), [[1, 0, 1], [0, 1, 1], [1, 1, 1]])
-    # An empty replica slice gives 0, not NaN.
-    empty = np.zeros((0, 2), np.float32)
-    assert float(logistic_pair_loss(empty, np.zeros((0, 2)), other=others.astype(np.float32))) == 0.0
-
-
+# ------------------------------------------- hand-made losses (the shared ones: tests/losses/test_pairwise.py)
 def test_bit_decorrelation_by_hand():
     square = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]], np.float32)  # uncorrelated, unit variance
     assert float(_bit_decorrelation_loss(square)) == pytest.approx(0.0)

@@ -55,7 +55,7 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
     path = os.path.join(str(tmp_path), "pixels.h5")
     write_synthetic(path, 40, query_size=8, image_kind="pixels", image_size=32, text_dim=20)
     data = PairedDataset(path)
-    model = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2"), image_shape=data.image_shape,
+    model = UCH(UCHConfig(bits=16, image_backbone="mobilenetv2", backbone_weights="none"), image_shape=data.image_shape,
                 text_shape=data.text_shape("bow"), train_size=data.split("train").size)
     images = data.read("images", data.split("query")).astype(np.float32)
     codes = model.hash_image(images).numpy()
@@ -63,6 +63,11 @@ def test_raw_pixels_through_a_keras_applications_backbone(tmp_path):
     image_side = {id(v) for v in model._sides()["outer_generator"][0]}  # E^I is fine-tuned in step (17)
     assert model.image_encoder.trainable_variables
     assert all(id(v) in image_side for v in model.image_encoder.trainable_variables)
+
+    # Without a choice, pixels go through the default CNN (like SDCH and DVSH): no flag needed for raw images.
+    default = UCH(UCHConfig(bits=16), image_shape=data.image_shape, text_shape=data.text_shape("bow"),
+                  train_size=data.split("train").size)
+    assert default.image_encoder is not None and default.hash_image(images).shape == (8, 16)
 
     # A local weights file of the keras.applications network (what Keras' *_notop.h5 files hold).
     weights = os.path.join(str(tmp_path), "mobilenetv2.weights.h5")

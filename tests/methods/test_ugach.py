@@ -1,4 +1,5 @@
-"""UGACH: REINFORCE raises rewarded items, graph positives, phase schedule, learning, mirrored runs."""
+"""UGACH: a generator step raises the rewarded item (REINFORCE itself: tests/losses/test_policy_gradient.py),
+graph positives, phase schedule, learning, mirrored runs."""
 
 import os
 
@@ -11,7 +12,6 @@ from tests.helpers import assert_beats_random, structured_dataset, train_run
 from tfhash.data.dataset import PairedDataset
 from tfhash.data.pipeline import make_pipeline
 from tfhash.data.split import SplitView
-from tfhash.losses.policy_gradient import reinforce_loss, sampled_log_probs
 from tfhash.methods.correlation_graph import correlation_graph
 from tfhash.methods.callbacks import MethodSchedule
 from tfhash.methods.ugach import DISCRIMINATOR, GENERATOR, PRETRAIN, UGACH, UGACHConfig
@@ -40,24 +40,6 @@ def _prepared_model(dataset, **settings):
 
 def _probabilities(logits):
     return tf.nn.softmax(logits, axis=-1).numpy()
-
-
-def test_reinforce_surrogate_raises_the_probability_of_the_rewarded_sample():
-    logits = tf.Variable([[0.3, -0.2, 0.1, 0.0, 0.5]])
-    samples = tf.constant([[0, 3]])
-    rewards = tf.constant([[2.0, 0.0]])  # only item 0 is rewarded
-    before = _probabilities(logits)
-    with tf.GradientTape() as tape:
-        loss = reinforce_loss(sampled_log_probs(logits, samples), rewards)
-    keras.optimizers.SGD(0.5).apply_gradients([(tape.gradient(loss, logits), logits)])
-    after = _probabilities(logits)
-    assert after[0, 0] > before[0, 0] + 0.05
-    assert np.all(after[0, 1:] < before[0, 1:])
-    # The rewards are constants: no gradient flows into them.
-    r = tf.Variable([[2.0, 0.0]])
-    with tf.GradientTape() as tape:
-        loss = reinforce_loss(sampled_log_probs(logits, samples), r)
-    assert tape.gradient(loss, r) is None
 
 
 def test_one_generator_step_raises_p_theta_of_the_rewarded_item(dataset):

@@ -122,6 +122,25 @@ def mirflickr_images(data_dir, image_size, max_tokens, protocol, query_size, tra
     _summary(import_mirflickr_images(data_dir, out, image_size=image_size, max_tokens=max_tokens, **kw))
 
 
+@import_.command(name="mirflickr-features")
+@click.option("--data-dir", required=True, type=click.Path(), help="The mirflickr25k folder.")
+@click.option("--features", default="features/efficientnet-lite2.npy", show_default=True,
+              help="Image features (relative to --data-dir, or a path): X.npy, file.h5:/dataset, file.mat:VAR.")
+@click.option("--feature-rows", type=click.Path(), default=None,
+              help="'ROW [IMAGE]' per feature row (default: the features file with .rows.txt).")
+@click.option("--max-tokens", type=int, default=None, help="Token sequence length (default: the longest).")
+@_split_options("custom", 130)
+@_out
+def mirflickr_features(data_dir, features, feature_rows, max_tokens, protocol, query_size, train_size,
+                       validation_size, labelled_size, seed, out):
+    """MIRFlickr-25K pairs with precomputed image features (default: the shared pretrained EfficientNet-Lite2)."""
+    from tfhash.data.importers.mirflickr import import_mirflickr_features
+
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
+    _summary(import_mirflickr_features(data_dir, out, features=features, feature_rows=feature_rows,
+                                       max_tokens=max_tokens, **kw))
+
+
 @import_.command(name="mirflickr")
 @click.option("--data-dir", required=True, type=click.Path(), help="The mirflickr25k folder.")
 @click.option("--images", "images_mat", type=click.Path(), help="IAll .mat (default: mirflickr25k-iall.mat in --data-dir).")
@@ -206,15 +225,19 @@ def coco(captions, instances, image_dirs, features, feature_ids, image_size, cap
 @click.option("--vocabulary", type=click.Path(), help="Token vocabulary, one word a line (id i+1 = line i).")
 @click.option("--labels", help="Labels: (N, C) 0/1 or (N,) class ids (same forms).")
 @click.option("--class-names", type=click.Path(), help="Class names, one a line.")
+@click.option("--ids", type=click.Path(), help="Item ids, one a line (row order of the texts).")
+@click.option("--feature-rows", type=click.Path(),
+              help="Images cover some pairs only: line i = 'ROW [NAME]', the 0-based texts/labels row of image row i.")
 @_split_options("custom")
 @_out
-def arrays(images, texts, tokens, vocabulary, labels, class_names, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
-    """Plain arrays (.npy, HDF5, .mat)."""
+def arrays(images, texts, tokens, vocabulary, labels, class_names, ids, feature_rows, protocol, query_size, train_size,
+           validation_size, labelled_size, seed, out):
+    """Plain arrays (.npy, HDF5, .mat), optionally image features aligned to some pairs by a rows file."""
     from tfhash.data.importers.arrays import import_arrays
 
     kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_arrays(out, images=images, texts=texts, tokens=tokens, vocabulary=vocabulary,
-                           labels=labels, class_names=class_names, **kw))
+                           labels=labels, class_names=class_names, ids=ids, image_rows=feature_rows, **kw))
 
 
 @data.command()
@@ -250,3 +273,24 @@ def info(path):
 
     with PairedDataset(path) as ds:
         click.echo(json.dumps(ds.describe(), indent=2))
+
+
+@data.command()
+@click.argument("in_path", metavar="IN.h5", type=click.Path())
+@click.option("--backbone", default="vgg19", show_default=True,
+              help="Network: vgg16, vgg19, resnet50, mobilenetv2, densenet121, efficientnetb0, resnet18, alexnet.")
+@click.option("--layer", default=None, help="Output: pool, or fc6/fc7 for VGG (default: fc7 for VGG, else pool).")
+@click.option("--backbone-weights", "weights", default="imagenet", show_default=True,
+              help="imagenet (Keras downloads and caches it), none (random) or a weights file.")
+@click.option("--image-size", type=int, default=None, help="Crop+resize side (default: the network's, 224).")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@_out
+def features(in_path, backbone, layer, weights, image_size, batch_size, out):
+    """Raw-pixel dataset IN.h5 -> dataset of a network's image features (same pairs, texts, labels, splits)."""
+    from tfhash.cli.quiet import import_tensorflow
+
+    import_tensorflow()
+    from tfhash.training.features import extract_features
+
+    _summary(extract_features(in_path, out, backbone=backbone, layer=layer, weights=weights,
+                              image_size=image_size, batch_size=batch_size))

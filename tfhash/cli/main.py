@@ -1,6 +1,6 @@
 """The `tfhash` command: the root group (`group.py`) with every command module's commands."""
 
-from tfhash.cli import benchmark, data, evaluate, export, index, train  # noqa: F401  (each adds its commands to `cli`)
+from tfhash.cli import benchmark, data, evaluate, export, index, serve, train  # noqa: F401  (each adds its commands)
 from tfhash.cli.group import cli
 
 

@@ -39,15 +39,12 @@ def _method_command(name):
 
 
 def _print_summary(run_dir, evaluated):
-    import json
-    import os
-
     click.echo(f"run: {run_dir}")
     if evaluated:
         from tfhash.eval.report import format_map_table
+        from tfhash.training.run_folder import RunFolder
 
-        with open(os.path.join(run_dir, "report.json"), encoding="utf-8") as f:
-            report = json.load(f)
+        report = RunFolder(run_dir).read_report()
         click.echo(format_map_table(report))
         for name, path in sorted(report.get("figures", {}).items()):
             click.echo(f"{name.replace('_', ' ')}: {path}")

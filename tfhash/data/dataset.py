@@ -10,7 +10,9 @@ Layout (format version 1)::
     /class_names (C,) str (optional)
     /ids        (N,) str item ids
     /splits/<name> int64 row indices, name in train/query/database/validation/unlabelled
-    attrs: format_version, name, split_seed, protocol
+    attrs: format_version, name, split_seed, protocol, and for features
+           extracted by `tfhash data features`: features_network,
+           features_weights, features_layer
 
 At least one of /bow and /tokens is present. Row i of every array is pair i.
 
@@ -25,7 +27,7 @@ import os
 import h5py
 import numpy as np
 
-from tfhash.atomic import atomic_path
+from tfhash.atomic import atomic_path, refuse_other_kind
 from tfhash.errors import TfhashError, require
 
 FORMAT_VERSION = 1
@@ -35,6 +37,8 @@ POOL = "unlabelled"
 REQUIRED_SPLITS = ("train", "query", "database")
 TEXT_FIELDS = ("bow", "tokens")
 _STR = h5py.string_dtype(encoding="utf-8")
+#: File attributes recording how extracted image features were made (network, weights, layer).
+FEATURE_ATTRS = ("features_network", "features_weights", "features_layer")
 
 
 def _check_finite(name, array):
@@ -44,6 +48,37 @@ def _check_finite(name, array):
         for start in range(0, array.shape[0], step):
             if not np.all(np.isfinite(array[start : start + step])):
                 raise TfhashError(f"{name} contains NaN or inf values")
+
+
+def as_pixel_values(block, what="images"):
+    """A block of pixel values as uint8, refusing what is not whole numbers 0..255.
+
+    Float images scaled to 0..1 are refused rather than guessed at: rounding
+    them would store pixels 0 and 1 (black); multiply them by 255 first.
+    """
+    block = np.asarray(block)
+    if block.dtype == np.uint8 or block.size == 0:
+        return block.astype(np.uint8)
+    require(block.dtype.kind in "biuf", f"{what} must be numbers, got dtype {block.dtype}")
+    if block.dtype.kind == "f":
+        require(bool(np.all(np.isfinite(block))), f"{what} contain NaN or inf values")
+    lo, hi = block.min(), block.max()
+    require(lo >= 0 and hi <= 255, f"{what} must hold pixel values in 0..255, found {lo}..{hi}")
+    if block.dtype.kind == "f":
+        require(float(hi) > 1.0,
+                f"{what} are floats within 0..1; pixel images must hold values in 0..255 (multiply by 255 first)")
+        require(bool(np.all(block == np.round(block))),
+                f"{what} hold fractional pixel values; pixel images must hold whole numbers 0..255")
+    return block.astype(np.uint8)
+
+
+def is_dataset_file(path):
+    """Whether `path` is a tfhash dataset file (an HDF5 file with /images and /splits)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return "images" in f and "splits" in f
+    except (OSError, ValueError):
+        return False
 
 
 def validate_arrays(*, images, bow=None, tokens=None, labels=None, require_labels=False):
@@ -98,6 +133,34 @@ def validate_splits(splits, n):
                 require(shared == 0, f"the {POOL} pool and the {other} split share {shared} pairs")
 
 
+def validate_run_rows(dataset, fields, splits=REQUIRED_SPLITS):
+    """Check, before any work, every row of `splits` a run will read: present, finite, labels 0/1.
+
+    `fields` are the arrays the run reads (e.g. images, bow, labels). Reads
+    the rows in chunks, so a large dataset is never loaded whole.
+    """
+    for name in splits:
+        require(name in dataset.splits,
+                f"dataset {dataset.name} has no '{name}' split, which a run needs (has: {', '.join(sorted(dataset.splits))})")
+        require(dataset.splits[name].size > 0, f"split '{name}' of dataset {dataset.name} is empty")
+    rows = np.unique(np.concatenate([np.asarray(dataset.splits[name], np.int64) for name in splits]))
+    for field in fields:
+        if not dataset.has_field(field):
+            continue
+        row_size = int(np.prod(dataset._arrays[field].shape[1:])) or 1
+        step = max(1, 2**22 // row_size)
+        for start in range(0, rows.size, step):
+            try:
+                block = dataset.read(field, rows[start : start + step])
+            except OSError as err:
+                raise TfhashError(f"dataset {dataset.path} is damaged ({err}); import it again") from None
+            if np.issubdtype(block.dtype, np.floating) and not np.all(np.isfinite(block)):
+                bad = rows[start + int(np.flatnonzero(~np.isfinite(block).reshape(len(block), -1).all(axis=1))[0])]
+                raise TfhashError(f"{field} of dataset {dataset.name} contains NaN or inf values (row {bad})")
+            if field == "labels":
+                require(np.all((block == 0) | (block == 1)), f"labels of dataset {dataset.name} must be multi-hot 0/1")
+
+
 def write_dataset(
     path,
     *,
@@ -114,13 +177,16 @@ def write_dataset(
     name=None,
     chunk_rows=None,
     compression=None,
+    attrs=None,
 ):
     """Validate and write a paired dataset to `path` atomically; return the path.
 
     Arrays may be NumPy arrays or h5py datasets; they are copied in chunks of
     `chunk_rows` rows (default: about 4 MiB per chunk), so a large source is
     never loaded whole. `compression` is an h5py filter name (e.g. "gzip").
+    `attrs` are extra string file attributes (e.g. `FEATURE_ATTRS`).
     """
+    refuse_other_kind(path, "tfhash dataset", is_dataset_file)
     n = validate_arrays(images=images, bow=bow, tokens=tokens, labels=labels)
     validate_splits(splits, n)
     if tokens is not None:
@@ -138,8 +204,8 @@ def write_dataset(
         ds = f.create_dataset(key, shape=shape, dtype=dtype, chunks=chunks, compression=compression)
         for start in range(0, shape[0], rows):
             block = np.asarray(array[start : start + rows])
-            if dtype == np.uint8 and block.dtype != np.uint8:
-                require(block.min() >= 0 and block.max() <= 255, f"{key} must hold 0..255 pixel values")
+            if key == "images" and dtype == np.uint8:
+                block = as_pixel_values(block, key)
             ds[start : start + rows] = block.astype(dtype)
 
     with atomic_path(path) as tmp:
@@ -148,6 +214,8 @@ def write_dataset(
             f.attrs["name"] = name
             f.attrs["protocol"] = protocol
             f.attrs["split_seed"] = -1 if split_seed is None else int(split_seed)
+            for key, value in (attrs or {}).items():
+                f.attrs[key] = str(value)
             copy(f, "images", images, np.uint8 if images.ndim == 4 else np.float32)
             if bow is not None:
                 copy(f, "bow", bow, np.float32)
@@ -195,6 +263,16 @@ class PairedDataset:
             self._file = h5py.File(path, "r")
         except OSError as err:
             raise TfhashError(f"cannot read dataset {path}: not an HDF5 file ({err})") from None
+        try:
+            self._open(path, in_memory)
+        except (OSError, KeyError, ValueError, TypeError) as err:  # h5py's errors for a damaged file
+            self._file.close()
+            raise TfhashError(f"dataset {path} is damaged ({err}); import it again") from None
+        except TfhashError:
+            self._file.close()
+            raise
+
+    def _open(self, path, in_memory):
         f = self._file
         require(
             "images" in f and "splits" in f and ("bow" in f or "tokens" in f),
@@ -207,6 +285,7 @@ class PairedDataset:
         self.split_seed = None if seed < 0 else seed
         self.splits = {k: f["splits"][k][()] for k in f["splits"]}
         self.num_pairs = f["images"].shape[0]
+        self.feature_source = {k: str(f.attrs[k]) for k in FEATURE_ATTRS if k in f.attrs}
         self.vocabulary = [s.decode() if isinstance(s, bytes) else s for s in f["vocabulary"][()]] if "vocabulary" in f else None
         self.class_names = [s.decode() if isinstance(s, bytes) else s for s in f["class_names"][()]] if "class_names" in f else None
         if in_memory is None:
@@ -216,9 +295,23 @@ class PairedDataset:
         self._arrays = {k: f[k] for k in ("images", "bow", "tokens", "labels") if k in f}
         if in_memory:
             self._arrays = {k: v[()] for k, v in self._arrays.items()}
+        self._check_shape(path)
         self._hidden = np.zeros(self.num_pairs, dtype=bool)  # rows whose labels methods may not read
         if POOL in self.splits:
             self._hidden[self.splits[POOL]] = True
+
+    def _check_shape(self, path):
+        """Row counts and split indices agree with the arrays (cheap: no data is read)."""
+        n = self.num_pairs
+        for key in ("bow", "tokens", "labels", "ids"):
+            rows = self._file[key].shape[0] if key in self._file else n
+            require(rows == n, f"dataset {path} is damaged: {n} images but {rows} rows of {key}; import it again")
+        for name, idx in self.splits.items():
+            idx = np.asarray(idx)
+            require(idx.ndim == 1 and np.issubdtype(idx.dtype, np.integer),
+                    f"dataset {path} is damaged: split '{name}' is not a list of row numbers; import it again")
+            require(idx.size == 0 or (idx.min() >= 0 and idx.max() < n),
+                    f"dataset {path} is damaged: split '{name}' has rows outside 0..{n - 1}; import it again")
 
     # --- what is in the file -------------------------------------------------
     @property
@@ -254,6 +347,11 @@ class PairedDataset:
         require(field in TEXT_FIELDS, f"unknown text field '{field}' (known: bow, tokens)")
         require(field in self._arrays, f"dataset {self.name} has no '{field}' text input")
         return tuple(self._arrays[field].shape[1:])
+
+    def array(self, field):
+        """The stored array of `field` (an h5py dataset unless in memory), for chunked reading."""
+        require(field in self._arrays, f"dataset {self.name} has no '{field}'")
+        return self._arrays[field]
 
     def split(self, name):
         """Row indices of split `name`; "a+b" names the union of splits a and b (sorted rows)."""
@@ -309,6 +407,7 @@ class PairedDataset:
             "protocol": self.protocol,
             "split_seed": self.split_seed,
             "split_sizes": {k: int(v.size) for k, v in self.splits.items()},
+            **self.feature_source,
         }
 
     def close(self):

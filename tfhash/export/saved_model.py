@@ -11,7 +11,7 @@ Layout (what TF Serving's file-system source watches)::
         assets.extra/codes.h5             the run's query/database codes (optional)
       2/ ...                  each export adds the next integer; none is ever overwritten
 
-A version is written to a hidden ``OUT/.tmp-export-*`` folder and renamed
+A version is written to a hidden ``OUT/.export.tfhash-PID-*.tmp`` folder and renamed
 to its number only when complete, so a crash never leaves half a version
 (TF Serving ignores folders whose names are not numbers).
 
@@ -51,6 +51,7 @@ import tempfile
 
 import numpy as np
 
+from tfhash.atomic import clean_stale_temporaries, temp_prefix
 from tfhash.errors import TfhashError, require
 from tfhash.training.run_folder import CODES, VOCABULARY, RunFolder, read_codes
 
@@ -66,7 +67,6 @@ UNKNOWN_TOKEN = "<unk>"
 #: the characters that separate tokens in a text string (besides whitespace)
 TOKEN_SEPARATORS = ","
 
-_TMP_PREFIX = ".tmp-export-"
 
 
 # --------------------------------------------------------------------------- versions
@@ -298,8 +298,9 @@ def export_model(model, out, *, vocabulary=None, version=None, codes_path=None, 
     out = os.fspath(out)
     require(not os.path.isfile(out), f"{out} is a file; --out names a folder of model versions")
     os.makedirs(out, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=out)
-    asset_dir = tempfile.mkdtemp(prefix=_TMP_PREFIX + "assets-", dir=out)
+    clean_stale_temporaries(out)  # of an export killed earlier
+    tmp = tempfile.mkdtemp(prefix=temp_prefix("export"), suffix=".tmp", dir=out)
+    asset_dir = tempfile.mkdtemp(prefix=temp_prefix("export-assets"), suffix=".tmp", dir=out)
     try:
         staged = os.path.join(tmp, "model")
         archive = build_archive(model, vocabulary=vocabulary, asset_dir=asset_dir)
@@ -333,6 +334,7 @@ def export_run(run_dir, out, *, version=None, with_codes=True):
     codes_path = folder.file(CODES)
     if with_codes:
         require(os.path.exists(codes_path), f"{run_dir} has no codes.h5; pass --no-codes to export the model alone")
+        read_codes(codes_path)  # a damaged file is reported now, not halfway through the export
     return export_model(model, out, vocabulary=vocabulary, version=version,
                         codes_path=codes_path if with_codes else None, source=source)
 

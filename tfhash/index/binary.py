@@ -36,8 +36,12 @@ File format (`BinaryIndex.save`)
     ``ids_utf8`` (all ids, UTF-8, concatenated) and ``ids_offsets`` (int64,
     ``ntotal + 1`` offsets into ``ids_utf8``). A blob plus offsets keeps
     any string (even with NUL characters) and loads a million ids quickly.
+    Attribute ``sha256`` is a checksum of the attributes and the three
+    datasets, checked by `load` (FAISS itself does not notice every damaged
+    payload). `save` never replaces a file that is not an index.
 """
 
+import hashlib
 import math
 import os
 
@@ -45,7 +49,7 @@ import faiss
 import h5py
 import numpy as np
 
-from tfhash.atomic import atomic_path
+from tfhash.atomic import atomic_path, refuse_other_kind
 from tfhash.errors import TfhashError, require
 
 INDEX_KINDS = ("flat", "ivf", "hnsw", "multihash")
@@ -389,6 +393,16 @@ class BinaryIndex:
             self._exact_cache = flat
         return self._exact_cache
 
+    def codes_at(self, positions):
+        """The ±1 int8 codes (len(positions), bits) of the items at database `positions`."""
+        positions = [_as_int(p, "position", 0) for p in positions]
+        bad = [p for p in positions if p >= self.ntotal]
+        require(not bad, f"positions {bad} outside 0..{self.ntotal - 1}")
+        exact = self._exact_index()
+        packed = np.stack([exact.reconstruct(p) for p in positions]) if positions else \
+            np.zeros((0, self.bits // 8), np.uint8)
+        return unpack_codes(packed.astype(np.uint8), self.bits)
+
     def range_search(self, query_codes, radius):
         """All items within Hamming distance `radius` (inclusive) of each query.
 
@@ -420,6 +434,7 @@ class BinaryIndex:
         if encoded:
             np.cumsum([len(b) for b in encoded], out=offsets[1:])
         ids_utf8 = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        refuse_other_kind(path, "tfhash binary index", is_index_file)
         with atomic_path(path) as tmp:
             with h5py.File(tmp, "w") as f:
                 f.attrs["format"] = FORMAT_NAME
@@ -429,6 +444,7 @@ class BinaryIndex:
                 f.attrs["ntotal"] = self.ntotal
                 f.create_dataset("faiss_index", data=blob)
                 _write_ids(f, ids_utf8, offsets)
+                f.attrs["sha256"] = _checksum(self.bits, self.kind, self.ntotal, blob, ids_utf8, offsets)
 
     @classmethod
     def load(cls, path):
@@ -453,8 +469,13 @@ class BinaryIndex:
                 blob = np.asarray(f["faiss_index"][...], dtype=np.uint8)
                 ids_utf8 = np.asarray(f["ids_utf8"][...], dtype=np.uint8)
                 offsets = np.asarray(f["ids_offsets"][...], dtype=np.int64)
+                saved_sum = f.attrs.get("sha256")
             except (KeyError, OSError, ValueError, TypeError) as exc:
-                raise TfhashError(f"{path} is a corrupt tfhash binary index ({exc})") from None
+                raise TfhashError(f"{path} is a corrupt tfhash binary index ({exc}); build it again") from None
+        if saved_sum is not None:  # indexes of older tfhash versions carry none
+            saved_sum = saved_sum.decode() if isinstance(saved_sum, bytes) else str(saved_sum)
+            require(saved_sum == _checksum(bits, kind, ntotal, blob, ids_utf8, offsets),
+                    f"{path} is a corrupt tfhash binary index (checksum mismatch); build it again with `tfhash index`")
         require(
             version <= FORMAT_VERSION,
             f"{path} has index format version {version}; this tfhash reads up to {FORMAT_VERSION}, upgrade it",
@@ -488,6 +509,25 @@ class BinaryIndex:
         except UnicodeDecodeError:
             raise TfhashError(f"{path} is a corrupt tfhash binary index (ids are not UTF-8)") from None
         return cls(index, ids, bits, kind)
+
+
+def _checksum(bits, kind, ntotal, blob, ids_utf8, offsets):
+    h = hashlib.sha256(f"{FORMAT_NAME}|{int(bits)}|{kind}|{int(ntotal)}|".encode())
+    for part in (blob, ids_utf8, offsets):
+        data = np.ascontiguousarray(part)
+        h.update(f"{data.dtype.str}{data.shape}".encode())
+        h.update(data.tobytes())
+    return h.hexdigest()
+
+
+def is_index_file(path):
+    """Whether `path` is an HDF5 file written by `BinaryIndex.save` (any version)."""
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+    except (OSError, ValueError):
+        return False
+    return (fmt.decode("utf-8", "replace") if isinstance(fmt, bytes) else fmt) == FORMAT_NAME
 
 
 def _write_ids(f, ids_utf8, offsets):

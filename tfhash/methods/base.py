@@ -145,17 +145,18 @@ class Hasher(keras.Model):
 
     # --- shared sub-networks -------------------------------------------------------------------
     def image_backbone_network(self, name):
-        """The configured CNN for raw pixels (`ImageBackboneSettings`), loaded from `backbone_weights` if set.
+        """The configured CNN for raw pixels (`ImageBackboneSettings`), with its `backbone_weights`.
 
-        For `keras.applications` kinds the file holds that network's own
-        weights (e.g. Keras' ``*_notop.h5``), for the AlexNet kinds the backbone's.
+        `auto` is ImageNet for the networks that have such weights and random
+        for the AlexNet kinds; a failed ImageNet download is a one-line error.
+        A file holds that network's own weights (e.g. Keras' ``*_notop.h5``).
         """
         cfg = self.config
-        net = image_backbone(self.image_shape, kind=cfg.image_backbone, filters=cfg.conv_filters, name=name)
-        if cfg.backbone_weights:
-            inner = [layer for layer in net.layers if isinstance(layer, keras.Model)]
-            (inner[0] if inner else net).load_weights(cfg.backbone_weights)
-        return net
+        weights = cfg.backbone_weights
+        if weights == "auto":
+            weights = "none" if cfg.image_backbone.startswith("alexnet") else "imagenet"
+        return image_backbone(self.image_shape, kind=cfg.image_backbone, filters=cfg.conv_filters, weights=weights,
+                              name=name)
 
     # --- players and schedule -------------------------------------------------------------
     def build_optimizers(self):

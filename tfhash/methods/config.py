@@ -79,14 +79,16 @@ class ImageBackboneSettings:
 
     image_backbone: str = option("alexnet-small", "CNN for raw-pixel images (tfhash.layers.backbones); unused on "
                                  "feature vectors.", choices=BACKBONES)
-    backbone_weights: str = option("", "Weights of the image backbone: a local file ('' = random initialisation).")
+    backbone_weights: str = option("auto", "Weights of the image backbone: imagenet (Keras downloads and caches "
+                                   "them), none (random), a weights file, or auto = imagenet for the networks that "
+                                   "have them (keras.applications, resnet18), none for the AlexNet kinds.")
     conv_filters: tuple[int, ...] = option(ALEXNET_FILTERS, "conv1-conv5 widths of the AlexNet kinds (AlexNet's).")
 
     def validate(self):
         super().validate()
         require(len(self.conv_filters) == 5, f"conv_filters needs 5 widths, got {self.conv_filters}")
-        require(not self.backbone_weights or os.path.isfile(self.backbone_weights),
-                f"backbone weights file not found: {self.backbone_weights}")
+        require(self.backbone_weights in ("auto", "imagenet", "none") or os.path.isfile(self.backbone_weights),
+                f"backbone weights file not found: {self.backbone_weights} (use auto, imagenet, none or a file)")
         return self
 
 

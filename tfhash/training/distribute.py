@@ -1,5 +1,8 @@
 """`--strategy default|mirrored|multiworker` as tf.distribute strategies."""
 
+import json
+import os
+
 import tensorflow as tf
 
 from tfhash.errors import TfhashError
@@ -15,6 +18,8 @@ def make_strategy(name="default"):
     """
     if name == "default":
         return tf.distribute.get_strategy()
+    if name in STRATEGIES:
+        _check_tf_config()  # TensorFlow reads it for mirrored too, and fails with a traceback
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
         devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
@@ -24,3 +29,16 @@ def make_strategy(name="default"):
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise TfhashError(f"unknown strategy '{name}' (known: {', '.join(STRATEGIES)})")
+
+
+def _check_tf_config():
+    """A set TF_CONFIG must be a JSON object (TensorFlow would fail with a traceback)."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        return
+    try:
+        value = json.loads(raw)
+    except ValueError as err:
+        raise TfhashError(f"TF_CONFIG is not JSON ({err}); set it to the cluster description, or unset it") from None
+    if not isinstance(value, dict):
+        raise TfhashError("TF_CONFIG must be a JSON object like {\"cluster\": ..., \"task\": ...}")

@@ -26,6 +26,8 @@ from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, resto
 from tfhash.training.run_folder import RunFolder, load_model
 from tfhash.version import __version__
 from tfhash.training.distribute import make_strategy
+from tfhash.training.run_state import (check_run_inputs, hold_run_lock, mark_finished, releases_run_locks,
+                                       require_finished)
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,7 @@ def build_model(method_cls, config, dataset):
     )
 
 
+@releases_run_locks
 def train(method, config=None, *, dataset_path, run_dir=None, strategy="default", resume=False,
           evaluate=True, R=DEFAULT_R, database_codes="out-of-sample", verbose="auto", deterministic=True):
     """Train `method` on `dataset_path`; returns the run folder.
@@ -89,6 +92,7 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     require(database_codes in DATABASE_PROTOCOLS, f"unknown database codes protocol '{database_codes}'")
     dataset = PairedDataset(dataset_path)
     _check_dataset(dataset, method_cls)
+    check_run_inputs(dataset, method_cls, config)  # every row the run will encode, and the size, before any work
 
     run_dir = run_dir or default_run_dir(method, config.bits)
     folder = RunFolder(run_dir)
@@ -101,7 +105,9 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         "replicas": int(strat.num_replicas_in_sync),
         "seed": config.seed,
         "versions": {"tfhash": __version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+        "finished": False,  # set once model.keras and codes.h5 are complete (run_state.mark_finished)
     }
+    hold_run_lock(run_dir, create=not resume)
     if resume:
         require(folder.exists("config.json"), f"nothing to resume in {run_dir}")
         saved = folder.read_config()
@@ -136,6 +142,7 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
 
     folder.save_model(model)
     export_codes(model, dataset, run_dir)
+    mark_finished(run_dir)
     if evaluate:
         evaluate_run(run_dir, R=R, database_codes=database_codes, model=model)
     return run_dir
@@ -202,6 +209,7 @@ def export_codes(model, dataset, run_dir):
                                    method=type(model).method_name, bits=model.bits, dataset=dataset.name)
 
 
+@releases_run_locks
 def evaluate_run(run_dir, *, R=DEFAULT_R, database_codes="out-of-sample", top_k=None, model=None):
     """(Re)write `report.json`, the plots and the method's figures of a run; returns the report.
 
@@ -217,12 +225,13 @@ def evaluate_run(run_dir, *, R=DEFAULT_R, database_codes="out-of-sample", top_k=
     require(database_codes in DATABASE_PROTOCOLS,
             f"unknown database codes protocol '{database_codes}' (known: {', '.join(DATABASE_PROTOCOLS)})")
     folder = RunFolder(run_dir)
+    record = require_finished(run_dir)
+    hold_run_lock(run_dir, create=False)
     codes = folder.read_codes()
     require("query_labels" in codes, "this run's dataset has no labels, so retrieval cannot be scored")
     if database_codes == "unified":
         require("database_unified" in codes,
                 f"{codes['method']} learns no unified codes for these database items; use --database-codes out-of-sample")
-    record = folder.read_config(required=False)
     report = cross_modal_report(codes, R=R, top_k=top_k, seed=record.get("seed", 0), database_protocol=database_codes)
     extra = {
         "method": codes["method"],

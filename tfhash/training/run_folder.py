@@ -21,6 +21,7 @@ import numpy as np
 
 from tfhash.atomic import atomic_path, write_text
 from tfhash.errors import TfhashError, require
+from tfhash.training.run_state import load_keras_file, read_run_config, require_finished
 
 _STR = h5py.string_dtype(encoding="utf-8")
 
@@ -61,9 +62,11 @@ def read_codes(path):
                     if key == "ids":
                         value = [s.decode() if isinstance(s, bytes) else str(s) for s in value]
                     out[f"{group}_{key}" if key != "labels" else f"{group}_labels"] = value
-    except OSError as err:
-        raise TfhashError(f"cannot read codes file {path}: {err}") from None
-    out["bits"] = int(out["bits"])
+        out["bits"] = int(out["bits"])
+        for key in ("method", "dataset"):
+            require(key in out, f"{path} has no '{key}' attribute")
+    except (OSError, KeyError, ValueError, TypeError, TfhashError) as err:
+        raise TfhashError(f"codes file {path} is damaged ({err}); rewrite it by training the run again") from None
     return out
 
 
@@ -94,16 +97,8 @@ class RunFolder:
 
     # --- config.json -----------------------------------------------------------------------
     def read_config(self, required=True):
-        """The run's config.json as a dict ({} when absent and not `required`)."""
-        path = self.file(CONFIG)
-        if not os.path.exists(path):
-            require(not required, f"{self.path} holds no run (missing {CONFIG})")
-            return {}
-        try:
-            with open(path, encoding="utf-8") as f:
-                return json.load(f)
-        except (OSError, ValueError) as err:
-            raise TfhashError(f"cannot read {path}: {err}") from None
+        """The run's config.json as a dict ({} when absent and not `required`); one line if it is damaged."""
+        return read_run_config(self.path, required)
 
     def write_config(self, record):
         os.makedirs(self.path, exist_ok=True)
@@ -126,8 +121,9 @@ class RunFolder:
         try:
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
-        except (OSError, ValueError) as err:
-            raise TfhashError(f"cannot read {path}: {err}") from None
+        except (ValueError, UnicodeDecodeError) as err:
+            raise TfhashError(f"{path} is damaged (not JSON: {err}); rewrite it with `tfhash evaluate {self.path}`") \
+                from None
 
     # --- vocabulary.txt ----------------------------------------------------------------------
     def write_vocabulary(self, vocabulary):
@@ -171,10 +167,16 @@ def save_model_file(model, path):
 
 
 def load_model(path):
-    """The trained `Hasher` in a `.keras` file, or in a run folder's `model.keras` (the one loader)."""
-    import keras
+    """The trained `Hasher` in a `.keras` file, or in a run folder's `model.keras` (the one loader).
 
+    A damaged file raises a one-line `TfhashError` naming it (Keras itself
+    may report a truncated archive as "file not found"); a run's model loads
+    only once its training finished.
+    """
     from tfhash.methods.registry import method_names
 
     method_names()  # imports every method module, registering its class with Keras
-    return keras.models.load_model(model_file(path))
+    path = model_file(path)
+    if os.path.basename(path) == MODEL:
+        require_finished(os.path.dirname(os.path.abspath(path)))
+    return load_keras_file(path)

@@ -12,7 +12,7 @@ import os
 import h5py
 import numpy as np
 
-from tfhash.data.dataset import write_dataset
+from tfhash.data.dataset import as_pixel_values, write_dataset
 from tfhash.data.importers.matfile import LazyArray, MatFile
 from tfhash.data.protocols import make_splits, split_seed
 from tfhash.errors import TfhashError, require
@@ -29,17 +29,15 @@ def chunk_rows_for(array, target_bytes=2**24):
 
 
 def _pixel_block(block):
-    block = np.asarray(block)
-    if block.dtype == np.uint8:
-        return block
-    if block.size and (np.issubdtype(block.dtype, np.floating) and not np.all(np.isfinite(block))):
-        raise TfhashError("images contain NaN or inf values")
-    if block.size and (block.min() < 0 or block.max() > 255):
-        raise TfhashError(
-            f"pixel images must hold values in 0..255, found {block.min()}..{block.max()} "
-            "(rescale images stored in 0..1 before importing)"
-        )
-    return np.rint(block).astype(np.uint8)
+    return as_pixel_values(block, "pixel images")
+
+
+def require_real(array, what):
+    """Refuse arrays that are not real numbers (strings, objects, complex: its imaginary part would be lost)."""
+    kind = np.dtype(array.dtype).kind
+    require(kind != "c", f"{what} are complex numbers; tfhash needs real values (take .real or abs() first)")
+    require(kind in "biuf", f"{what} must be numbers, got dtype {array.dtype}")
+    return array
 
 
 def as_pixels(images):
@@ -100,8 +98,8 @@ def open_source(source, stack, what):
     if ext == ".npy":
         try:
             return np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as err:
-            raise TfhashError(f"cannot read {path}: {err}") from None
+        except (ValueError, EOFError, OSError) as err:  # numpy's errors for a damaged .npy
+            raise TfhashError(f"cannot read {path}: the file is damaged or not a .npy array ({err})") from None
     if ext == ".mat":
         mat = stack.enter_context(MatFile(path))
         if inner is None:
@@ -113,10 +111,67 @@ def open_source(source, stack, what):
     raise TfhashError(f"{what}: unsupported file type '{ext}' (use .npy, .h5/.hdf5 or .mat)")
 
 
+def read_feature_rows(path, num_rows, *, names=None):
+    """Row of each line of a feature-rows file: int64 (M,), 0-based rows into arrays of `num_rows` rows.
+
+    Line i says which pair row i of a feature file belongs to: its first
+    whitespace-separated field is the 0-based row; an optional second field
+    names the item (e.g. ``0<TAB>im1.jpg``), checked against `names` (the
+    pairs' item names, e.g. basenames of MIRFlickr's all_imgs.txt) when given.
+    """
+    rows = []
+    for number, line in enumerate(_read_lines(os.fspath(path), "feature rows"), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            row = int(fields[0])
+        except ValueError:
+            raise TfhashError(f"{path} line {number}: expected a row number, got {fields[0]!r}") from None
+        require(0 <= row < num_rows, f"{path} line {number}: row {row} is outside 0..{num_rows - 1}")
+        if names is not None and len(fields) > 1:
+            require(fields[1] == names[row] or os.path.basename(fields[1]) == os.path.basename(names[row]),
+                    f"{path} line {number}: row {row} is {names[row]}, not {fields[1]}")
+        rows.append(row)
+    rows = np.asarray(rows, dtype=np.int64)
+    require(rows.size > 0, f"{path} lists no rows")
+    require(np.unique(rows).size == rows.size, f"{path} lists a row twice")
+    return rows
+
+
 def _read_lines(path, what):
     require(os.path.isfile(path), f"{what} file not found: {path}")
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\r\n") for line in f]
+
+
+def _select_rows(image_rows, n_images, **fields):
+    """The rows `image_rows` of each present field (bow, tokens, labels, ids), in that order."""
+    sizes = {k: (len(v) if k == "ids" else v.shape[0]) for k, v in fields.items() if v is not None}
+    require(len(set(sizes.values())) <= 1,
+            "mismatched pair counts: " + ", ".join(f"{v} rows of {k}" for k, v in sizes.items()))
+    total = next(iter(sizes.values()))
+    if isinstance(image_rows, (str, os.PathLike)):
+        rows = read_feature_rows(image_rows, total, names=fields.get("ids"))
+    else:
+        rows = np.asarray(image_rows, dtype=np.int64)
+        require(rows.ndim == 1 and rows.size and rows.min() >= 0 and rows.max() < total,
+                f"image rows must be a 1-D list of rows in 0..{total - 1}")
+    require(rows.size == n_images, f"mismatched pair counts: {n_images} image rows but {rows.size} feature rows")
+    order = np.argsort(rows)
+    out = {}
+    for key, value in fields.items():
+        if value is None:
+            out[key] = None
+        elif key == "ids":
+            out[key] = [value[i] for i in rows]
+        else:
+            # h5py wants increasing indices: read sorted, then put back in image order.
+            picked = np.asarray(value[np.sort(rows)] if not isinstance(value, np.ndarray) else value[rows])
+            if not isinstance(value, np.ndarray):
+                picked = picked[np.argsort(order)]
+            out[key] = picked
+    return out["bow"], out["tokens"], out["labels"], out["ids"]
 
 
 def import_arrays(
@@ -136,6 +191,7 @@ def import_arrays(
     labelled_size=None,
     seed=0,
     name=None,
+    image_rows=None,
 ):
     """Write a dataset from arrays or array files; return `out_path`.
 
@@ -144,19 +200,25 @@ def import_arrays(
     `labels` (N, C) 0/1 or (N,) integer class ids. `vocabulary`,
     `class_names` and `ids` are lists or text files with one entry a line;
     without a vocabulary, tokens get placeholder names "#1".."#K".
+
+    `image_rows` aligns image features that cover only some pairs (e.g. the
+    papers' features, or your own, of the items whose image you have): a
+    rows file (see `read_feature_rows`) or an integer array, one row of the
+    texts/tokens/labels/ids per image row. The dataset then holds those
+    pairs, in the order of the image rows.
     """
     require(texts is not None or tokens is not None, "no text input given (need texts as bag-of-words, or tokens)")
     with contextlib.ExitStack() as stack:
-        images = open_source(images, stack, "images")
+        images = require_real(open_source(images, stack, "images"), "images")
         require(images.ndim in (2, 4), f"images must be (N, D) features or (N, H, W, 3) pixels, got shape {tuple(images.shape)}")
         if images.ndim == 4:
             require(images.shape[-1] == 3, f"pixel images must have 3 channels last, got shape {tuple(images.shape)}")
             images = as_pixels(images)
         bow = open_source(texts, stack, "texts") if texts is not None else None
         if bow is not None:
-            require(np.issubdtype(bow.dtype, np.number), f"texts must be numeric bag-of-words, got dtype {bow.dtype}")
+            require_real(bow, "texts (bag-of-words)")
         if tokens is not None:
-            tokens = np.asarray(open_source(tokens, stack, "tokens"))
+            tokens = np.asarray(require_real(open_source(tokens, stack, "tokens"), "tokens"))
             require(
                 tokens.ndim == 2 and np.issubdtype(tokens.dtype, np.integer),
                 f"tokens must be (N, L) integer ids, got shape {tokens.shape} dtype {tokens.dtype}",
@@ -169,7 +231,7 @@ def import_arrays(
                 vocabulary = _read_lines(os.fspath(vocabulary), "vocabulary")
             require(top <= len(vocabulary), f"token id {top} exceeds the vocabulary of {len(vocabulary)} entries")
         if labels is not None:
-            labels = labels_to_multihot(np.asarray(open_source(labels, stack, "labels")))
+            labels = labels_to_multihot(np.asarray(require_real(open_source(labels, stack, "labels"), "labels")))
             report_unlabeled(labels)
         if isinstance(class_names, (str, os.PathLike)):
             class_names = _read_lines(os.fspath(class_names), "class names")
@@ -179,6 +241,8 @@ def import_arrays(
         if isinstance(ids, (str, os.PathLike)):
             ids = _read_lines(os.fspath(ids), "ids")
         n = images.shape[0]
+        if image_rows is not None:
+            bow, tokens, labels, ids = _select_rows(image_rows, n, bow=bow, tokens=tokens, labels=labels, ids=ids)
         for what, array in (("texts", bow), ("tokens", tokens), ("labels", labels)):
             if array is not None:
                 require(array.shape[0] == n, f"mismatched pair counts: {n} images but {array.shape[0]} rows of {what}")

@@ -70,7 +70,12 @@ class LazyArray:
                 key = np.flatnonzero(key)
         index = [slice(None)] * self.ndim
         index[self.axes[0]] = key
-        block = np.transpose(np.asarray(self.source[tuple(index)]), self.axes)
+        try:
+            raw = np.asarray(self.source[tuple(index)])
+        except OSError as err:  # h5py, on a truncated or damaged v7.3 file
+            raise TfhashError(f"cannot read {getattr(self.source.file, 'filename', 'a .mat file')}: the file is "
+                              f"damaged or truncated ({err})") from None
+        block = np.transpose(raw, self.axes)
         if self.fn is not None:
             block = self.fn(block)
         if squeeze:
@@ -156,7 +161,11 @@ class MatFile:
         if self._v5 is None:
             self._v5 = {}
         if name not in self._v5:
-            value = scipy.io.loadmat(self.path, variable_names=[name])[name]
+            try:
+                value = scipy.io.loadmat(self.path, variable_names=[name])[name]
+            except Exception as err:  # scipy raises several types for a damaged file
+                raise TfhashError(f"cannot read variable '{name}' of {self.label}: the file is damaged or "
+                                  f"truncated ({type(err).__name__}: {err})") from None
             if scipy.sparse.issparse(value):
                 value = value.toarray()
             require(

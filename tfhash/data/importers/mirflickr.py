@@ -18,6 +18,7 @@ image_size x 3 uint8. `import_mirflickr_text` takes all 20,015 pairs but
 needs the IAll file for images (see `tfhash.data.importers.dcmh_mat`).
 """
 
+import contextlib
 import logging
 import os
 
@@ -25,7 +26,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from tfhash.data.dataset import write_dataset
-from tfhash.data.importers.arrays import chunk_rows_for, report_unlabeled
+from tfhash.data.importers.arrays import chunk_rows_for, open_source, read_feature_rows, report_unlabeled
 from tfhash.data.importers.dcmh_mat import NO_IMAGES_MESSAGE, open_dcmh
 from tfhash.data.protocols import make_splits, split_seed
 from tfhash.errors import TfhashError, require
@@ -217,6 +218,66 @@ def import_mirflickr_images(
         labels=labels, class_names=data["class_names"], ids=[data["ids"][i] for i in rows], splits=splits,
         split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name, chunk_rows=chunk_rows_for(images),
     )
+
+
+def _features_rows_path(features):
+    """The default rows file of a features file: X.npy -> X.rows.txt."""
+    return os.path.splitext(features.split(":", 1)[0] if not os.path.exists(features) else features)[0] + ".rows.txt"
+
+
+def import_mirflickr_features(
+    folder,
+    out_path,
+    *,
+    features="features/efficientnet-lite2.npy",
+    feature_rows=None,
+    max_tokens=None,
+    protocol="custom",
+    query_size=130,
+    train_size=None,
+    validation_size=None,
+    labelled_size=None,
+    seed=0,
+    name=None,
+):
+    """Import the pairs that have a row of precomputed image `features`; return `out_path`.
+
+    `features` (M, D) (a path relative to `folder`, or absolute; .npy, .h5
+    or .mat as in `open_source`) with `feature_rows` (default: X.rows.txt
+    beside X.npy), whose line i is ``row<TAB>imN.jpg``: the all_imgs.txt
+    line of feature row i. Text, tags and labels come from the MIRFlickr
+    files as in `import_mirflickr_images`, and so does the default split
+    (custom, seeded: 130 queries, the rest database, train = database).
+    """
+    folder = os.fspath(folder)
+    data = load_mirflickr_text(folder, max_tokens=max_tokens)
+    features = os.fspath(features)
+    if not os.path.isabs(features) and not os.path.exists(features.split(":", 1)[0]):
+        features = os.path.join(folder, features)
+    rows_path = os.fspath(feature_rows) if feature_rows is not None else _features_rows_path(features)
+    if feature_rows is not None and not os.path.isabs(rows_path) and not os.path.exists(rows_path):
+        rows_path = os.path.join(folder, rows_path)
+    rows = read_feature_rows(rows_path, len(data["ids"]), names=data["ids"])
+    with contextlib.ExitStack() as stack:
+        images = open_source(features, stack, "image features")
+        require(images.ndim == 2, f"image features must be (M, D), got shape {tuple(images.shape)}")
+        require(images.shape[0] == rows.size,
+                f"mismatched pair counts: {images.shape[0]} feature rows but {rows.size} lines in {rows_path}")
+        log.info("MIRFlickr: %d of %d pairs have image features", rows.size, len(data["ids"]))
+        labels = data["labels"][rows]
+        report_unlabeled(labels, LABELS_MAT)
+        tokens = encode_tags([data["tag_lines"][i] for i in rows], data["vocabulary"][:-1], max_tokens)
+        splits = make_splits(
+            protocol, rows.size, seed, query_size=query_size, train_size=train_size,
+            validation_size=validation_size, labels=labels, labelled_size=labelled_size,
+        )
+        stem = os.path.splitext(os.path.basename(features.split(":", 1)[0]))[0]
+        return write_dataset(
+            out_path, images=images, bow=data["bow"][rows], tokens=tokens, vocabulary=data["vocabulary"],
+            labels=labels, class_names=data["class_names"], ids=[data["ids"][i] for i in rows], splits=splits,
+            split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name or f"mirflickr25k-{stem}",
+            chunk_rows=chunk_rows_for(images),
+        )
 
 
 def import_mirflickr_text(

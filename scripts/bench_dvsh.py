@@ -113,6 +113,7 @@ def main():
         rows = []
         for b in bits:
             rows.append(("cca-itq", b, run("cca-itq", wiki, args.work, f"wiki-cca-itq-{b}", bits=b)[1]))
+            rows.append(("scm (supervised reference)", b, run("scm", wiki, args.work, f"wiki-scm-{b}", bits=b)[1]))
             rows.append(("dvsh-bow", b, dvsh_runs[b][1]))
         sections.append("### Bundled Wikipedia (2,173 train = database, 693 queries), dvsh-bow\n\n"
                         f"dvsh-bow: {args.epochs} epochs, other settings the defaults.\n\n" + map_table(rows, seconds=False)
@@ -127,6 +128,7 @@ def main():
         for b in bits:
             rows.append(("cca-itq (pooled pixels + BoW)", b,
                          run("cca-itq", vectors, args.work, f"mir-cca-itq-{b}", bits=b)[1]))
+            rows.append(("scm (pooled pixels + BoW)", b, run("scm", vectors, args.work, f"mir-scm-{b}", bits=b)[1]))
             rows.append(("dvsh (CNN + tag LSTM)", b, run("dvsh", pixels, args.work, f"mir-dvsh-{b}", bits=b, **cnn)[1]))
         sections.append(f"### MIRFlickr-25K raw-image subset (730 pairs: 600 train = database, 130 queries), "
                         f"{args.image_size} px\n\n"

@@ -71,6 +71,8 @@ def main(argv=None):
         rows, unified = [], []
         for bits in bits_list:
             rows.append(("cca-itq", bits, run("cca-itq", cca_data, args.out, f"{name}-cca-itq-{bits}b", bits=bits)[1]))
+            rows.append(("scm (supervised reference)", bits,
+                         run("scm", cca_data, args.out, f"{name}-scm-{bits}b", bits=bits)[1]))
             for variant in variants:
                 settings = {**json.loads(args.sdch), **json.loads(variant)}
                 label, slug = variant_names(settings)

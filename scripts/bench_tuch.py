@@ -103,6 +103,7 @@ def main():
         rows = []
         for b in bits:
             rows.append(("cca-itq", b, run("cca-itq", wiki, args.work, f"wiki-cca-itq-{b}", bits=b)[1]))
+            rows.append(("scm (supervised reference)", b, run("scm", wiki, args.work, f"wiki-scm-{b}", bits=b)[1]))
             run_dir, report = run("tuch", wiki, args.work, f"wiki-tuch-{b}", bits=b)
             rows.append(("tuch", b, report))
             if "textcode" in parts:
@@ -121,6 +122,7 @@ def main():
         for b in bits:
             rows.append(("cca-itq (pooled pixels + BoW)", b,
                          run("cca-itq", vectors, args.work, f"mir-cca-itq-{b}", bits=b)[1]))
+            rows.append(("scm (pooled pixels + BoW)", b, run("scm", vectors, args.work, f"mir-scm-{b}", bits=b)[1]))
             run_dir, report = run("tuch-seq", pixels, args.work, f"mir-tuch-seq-{b}", bits=b, **pixel_settings)
             rows.append(("tuch-seq (ResNet-18 + DCGAN + tag LSTM)", b, report))
             if "textcode" in parts:

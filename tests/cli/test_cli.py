@@ -42,6 +42,13 @@ def test_evaluate_rewrites_the_report(run_dir):
     assert result.exit_code == 0, result.output
     report = json.load(open(os.path.join(run_dir, "report.json")))
     assert report["R"] == 20 and report["method"] == "cca-itq"
+    result = run("evaluate", run_dir, "--R", "20,100", "--R", 7)
+    assert result.exit_code == 0, result.output
+    report = json.load(open(os.path.join(run_dir, "report.json")))
+    assert report["Rs"] == [20, 100, 7] and list(report["map_at_rs"]) == ["20", "100", "7"]
+    assert "MAP@100" in result.output
+    result = run("evaluate", run_dir)  # default: 50 and 500
+    assert json.load(open(os.path.join(run_dir, "report.json")))["Rs"] == [50, 500]
 
 
 def test_index_and_search(run_dir):

@@ -73,7 +73,7 @@ def test_unlabeled_rows_never_become_queries():
 
 
 def test_bad_requests():
-    with pytest.raises(TfhashError, match=r"unknown protocol 'flickr' \(known: coco-dcmh, custom, iapr-dcmh"):
+    with pytest.raises(TfhashError, match=r"unknown protocol 'flickr' \(known: coco-dcmh, coco-dvsh, coco-tuch, custom, iapr-dcmh"):
         make_splits("flickr", 100)
     with pytest.raises(TfhashError, match="need a query size"):
         make_splits("custom", 100)

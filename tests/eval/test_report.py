@@ -51,6 +51,23 @@ def report(codes):
     return cross_modal_report(codes, R=50, top_k=[1, 10, 100], seed=3)
 
 
+def test_report_carries_map_at_each_r(codes):
+    two = cross_modal_report(codes, R=(50, 500), top_k=[1, 10], seed=3)
+    assert two["R"] == 50 and two["Rs"] == [50, 500] and list(two["map_at_rs"]) == ["50", "500"]
+    for r in (50, 500):
+        for task, (q, d) in {"i2t": ("query_image", "database_text"), "t2i": ("query_text", "database_image")}.items():
+            direct = evaluate_retrieval(codes[q], codes[d], codes["query_labels"], codes["database_labels"], R=r)
+            assert two["map_at_rs"][str(r)][task] == direct.map_at_r
+        assert list(two["random_codes_map"]["map_at_rs"][str(r)]) == list(TASKS)
+    assert two["map_at_r"] == two["map_at_rs"]["50"]  # the single-R shape older readers know
+    table = format_map_table(two)
+    assert "MAP@50" in table and "MAP@500" in table and "random MAP@500" in table
+    # A report written before the list existed still prints.
+    old = {k: v for k, v in two.items() if k not in ("Rs", "map_at_rs")}
+    old["random_codes_map"] = {k: v for k, v in two["random_codes_map"].items() if k != "map_at_rs"}
+    assert "MAP@50" in format_map_table(old) and "MAP@500" not in format_map_table(old)
+
+
 def test_report_has_every_key_for_every_task(report):
     tasks = list(TASKS)
     assert report["R"] == 50 and report["bits"] == BITS

@@ -134,6 +134,22 @@ def test_hand_map_all_and_map_at_r_with_an_excluded_query():
     assert hand(R=50).map_at_r == pytest.approx(0.625)
 
 
+def test_hand_several_r_at_once():
+    # The worked values above: MAP@2 = 0.75, MAP@1 = 0.5, MAP@5 = MAP@all = 0.625; order kept as asked.
+    result = hand(R=(2, 1, 5))
+    assert result.Rs == [2, 1, 5] and result.R == 2
+    assert result.map_at_r == pytest.approx(0.75)
+    assert result.map_at_rs == pytest.approx({2: 0.75, 1: 0.5, 5: 0.625})
+    assert result.to_dict()["map_at_rs"] == pytest.approx({"2": 0.75, "1": 0.5, "5": 0.625})
+    assert hand(R=7).to_dict()["map_at_rs"] == pytest.approx({"7": 0.625})
+
+
+@pytest.mark.parametrize("R", [(), (2, 2), (3, 0), "50"])
+def test_bad_r_lists_are_refused(R):
+    with pytest.raises(TfhashError):
+        hand(R=R)
+
+
 def test_hand_precision_at_k():
     # Ranked relevance q0: 0 1 0 1 0, q1: 1 0 0 1 0 (q2 excluded).
     # P@1 = (0 + 1)/2 = 0.5; P@2 = (1/2 + 1/2)/2 = 0.5; P@5 = (2/5 + 2/5)/2 = 0.4; K=10 clips to 5.

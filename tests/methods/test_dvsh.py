@@ -100,3 +100,30 @@ def test_pixel_images_go_through_the_cnn_trunk():
     assert model.encode_image(images).shape == (3, 8)
     h = model._fusion_step(images, TOKENS, tf.constant([[1, 0, 0], [1, 1, 0], [0, 0, 1]], tf.float32))
     assert h.shape == (3, 8) and np.all(np.isfinite(h))
+
+
+def test_paper_optimisation_options():
+    # Caffe's inv policy: 0.1 * (1 + 1e-4 * 10,000)^-0.75 = 0.1 * 2^-0.75 = 0.05946.
+    from tfhash.methods.dvsh import CaffeInvDecay
+
+    assert float(CaffeInvDecay(0.1, 1e-4, 0.75)(10_000)) == pytest.approx(0.1 * 2**-0.75, rel=1e-6)
+    assert float(CaffeInvDecay(0.1, 1e-4, 0.75)(0)) == pytest.approx(0.1)
+    images = np.random.default_rng(1).normal(size=(3, 10)).astype(np.float32)
+    labels = tf.constant([[1, 0, 0], [1, 1, 0], [0, 0, 1]], tf.float32)
+    deltas = {}
+    for multiplier in (1.0, 10.0):
+        keras.utils.set_random_seed(0)  # the same initial weights for both models
+        model = _model(epochs=1, optimizer="sgd", momentum=0.9, learning_rate=0.01, dropout=0.0,
+                       fc8_rate_multiplier=multiplier, lr_schedule="inv")
+        model.configure()
+        assert isinstance(model.optimizers["fusion"], keras.optimizers.SGD)
+        before = [v.numpy() for v in model.fusion_variables]
+        model._fusion_step(images, TOKENS, labels)
+        deltas[multiplier] = {v.path: v.numpy() - b for v, b in zip(model.fusion_variables, before)}
+    fc8 = [p for p in deltas[1.0] if "fusion_image_map" in p]
+    assert len(fc8) == 2  # fc8's kernel and bias
+    for path, delta in deltas[1.0].items():
+        # The first SGD step is -rate * multiplier * gradient (momentum starts at 0): fc8 moves 10x as far.
+        factor = 10.0 if path in fc8 else 1.0
+        np.testing.assert_allclose(deltas[10.0][path], factor * delta, rtol=1e-4, atol=1e-7)  # float32 w + dw - w
+    assert any(np.abs(deltas[1.0][p]).max() > 0 for p in fc8)

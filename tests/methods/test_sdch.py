@@ -13,7 +13,7 @@ from tests.helpers import assert_beats_random, codes_map, structured_dataset, tr
 from tfhash.data.dataset import PairedDataset
 from tfhash.data.split import SplitView
 from tfhash.losses.quantization import bit_decorrelation_loss
-from tfhash.methods.sdch import SDCH, SDCHConfig
+from tfhash.methods.sdch import SDCH, SDCHConfig, term_weights
 from tfhash.training.run import build_model, fit_method
 
 SMALL = dict(bits=16, feature_dim=32, image_hidden=(64,), text_hidden=(64,))
@@ -63,13 +63,21 @@ def _reference_losses(model, fx, fy, index, cfg):
     quant = np.mean([(za - b) ** 2 for _, za, b in z_batch])
     stacked = np.stack([z for _, z in z_all])
     indep = np.mean((stacked.T @ stacked / (2 * n) - np.eye(r)) ** 2)
+    if cfg.normalization == "sum":
+        # Eq. (7)'s sums, over the similarity term's count of entries (batch rows x M codes, M = 2n):
+        # the quantisation sum over the batch's codes, the independence sum over r^2 against M^2.
+        m = 2 * n
+        quant = np.sum([(za - b) ** 2 for _, za, b in z_batch]) / (len(z_batch) * m)
+        indep = np.sum((stacked.T @ stacked / m - np.eye(r)) ** 2) / m**2
     balance = np.sum(stacked.mean(axis=0) ** 2) / r
     lh = pair + cfg.beta1 * quant + cfg.beta2 * indep + cfg.beta3 * balance
     return (lf_x + lf_y) / 2, lh
 
 
-def test_batch_losses_see_the_whole_stored_training_set():
-    cfg = SDCHConfig(bits=4, feature_dim=3, image_hidden=(5,), text_hidden=(5,), beta1=0.7, beta2=1.3, beta3=0.4)
+@pytest.mark.parametrize("normalization", ["mean", "sum"])
+def test_batch_losses_see_the_whole_stored_training_set(normalization):
+    cfg = SDCHConfig(bits=4, feature_dim=3, image_hidden=(5,), text_hidden=(5,), beta1=0.7, beta2=1.3, beta3=0.4,
+                     normalization=normalization)
     model = SDCH(cfg, image_shape=(6,), text_shape=(7,), num_classes=3, train_size=6)
     rng = np.random.default_rng(0)
     labels = np.array([[1, 0, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1], [1, 0, 0], [1, 1, 0]], np.float32)
@@ -91,6 +99,14 @@ def test_batch_losses_see_the_whole_stored_training_set():
     # A label of an item outside the batch changes the loss: the full S is seen.
     model.train_labels.assign(np.concatenate([labels[:3], [[1, 0, 0]], labels[4:]]).astype(np.float32))
     assert float(model._feature_loss(fx, fy, labels[index])) != pytest.approx(got_f, rel=1e-6)
+
+
+def test_sum_normalization_is_mean_with_beta1_times_r_over_2n():
+    # 64 bits, N = 2,173 (Wikipedia): M = 4,346 codes; the quantisation weight r / M = 64 / 4346.
+    assert term_weights("mean", 64.0, 4346.0) == (1.0, 1.0)
+    q, i = term_weights("sum", 64.0, 4346.0)
+    assert q == pytest.approx(64 / 4346) and i == pytest.approx((64 / 4346) ** 2)
+    assert 1 / q == pytest.approx(67.9, abs=0.05)  # mean-form beta1 = 1 is a literal beta1 of 2N/r = 67.9
 
 
 # ------------------------------------------- Algorithm 1's schedule, learning, B = sign(Z)

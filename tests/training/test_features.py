@@ -95,7 +95,7 @@ def test_dcmh_iall_pixels_feed_the_backbone_as_they_are(tmp_path):
 
 
 def test_failed_imagenet_fetch_is_one_line_and_writes_nothing(mirflickr_224, tmp_path, monkeypatch):
-    from tests.layers.test_backbones import _offline
+    from tests.layers.test_backbones_pretrained import _offline
 
     _offline(monkeypatch)
     out = tmp_path / "out" / "fc7.h5"

@@ -2,7 +2,8 @@
 
 A record is one finished run: a dict with "dataset", "method", "bits",
 "seed" and "report" (the run's report.json dict). A cell is one
-(dataset, method, bits) over its seeds; `metric` is "map_all" or "map_at_r"
+(dataset, method, bits) over its seeds; `metric` is "map_all", "map_at_r"
+(the report's first R) or "map@R" (e.g. "map@500", from the report's list)
 and `task` "i2t" or "t2i". The spread is the sample standard deviation
 (ddof=1), what papers mean by "± std over runs"; it is None for one seed.
 """
@@ -36,7 +37,14 @@ def mean_std(values):
 
 def _score(record, metric, task, random=False):
     report = record["report"]
-    return (report["random_codes_map"] if random else report)[metric].get(task)
+    source = report["random_codes_map"] if random else report
+    if metric.startswith("map@"):
+        r = metric[len("map@"):]
+        if r in source.get("map_at_rs", {}):
+            return source["map_at_rs"][r].get(task)
+        # a report written before the list: only its single R
+        return source["map_at_r"].get(task) if str(report.get("R")) == r else None
+    return source[metric].get(task)
 
 
 def summarize(records, metric, task, *, random=False):

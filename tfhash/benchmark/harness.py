@@ -28,13 +28,14 @@ from tfhash.benchmark import plots, table
 from tfhash.data.dataset import PairedDataset
 from tfhash.data.resplit import VALIDATION_SEED, reseeded_split, validation_split
 from tfhash.errors import TfhashError, require
+from tfhash.eval.report import DEFAULT_R
 from tfhash.methods.registry import get_method
 from tfhash.training.checkpoint import latest_checkpoint
 from tfhash.training.run import train
 from tfhash.training.run_folder import RunFolder
 
 MARKER = "FINISHED"
-R = 50
+R = DEFAULT_R  # MAP@50 and MAP@500 (SDCH, DVSH and TUCH report MAP@500)
 HARNESS_SETTINGS = ("bits", "seed")  # set by the grid, not by --set
 
 

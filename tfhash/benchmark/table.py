@@ -53,12 +53,14 @@ def paired_table(records, dataset, methods, bits, metric, reference):
 
 def benchmark_markdown(records, datasets, methods, bits, seeds, reference, *, command=None, images=None):
     """The whole table.md: a note on what the numbers are, then per dataset its split and tables."""
-    R = next((r["report"].get("R") for r in records), 50)
+    Rs = next((r["report"].get("Rs") or [r["report"].get("R")] for r in records), [50])
+    metrics = (("map_all", "MAP@all"),) + tuple((f"map@{r}", f"MAP@{r}") for r in Rs)
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
     protocols = sorted({r["report"].get("database_codes", "out-of-sample") for r in records})
     out = [
         f"Mean ± sample standard deviation (ddof=1) over {len(seeds)} run(s), {seed_text}; **bold**: the best mean "
-        f"of its column. MAP@all and MAP@{R} by Hamming ranking, {', '.join(protocols)} database codes."
+        f"of its column. MAP@all and {', '.join(f'MAP@{r}' for r in Rs)} by Hamming ranking, "
+        f"{', '.join(protocols)} database codes."
         + (f" Against {reference}: the mean over seeds of (method − {reference}) on the same seed, and on how many "
            f"seeds the method scores higher." if len(methods) > 1 else ""),
     ]
@@ -66,7 +68,7 @@ def benchmark_markdown(records, datasets, methods, bits, seeds, reference, *, co
         out.append(f"\nReproduce: `{command}`")
     for ds in datasets:
         out.append(f"\n### {ds.name}\n\nSplit: {ds.split}.")
-        for metric, label in (("map_all", "MAP@all"), ("map_at_r", f"MAP@{R}")):
+        for metric, label in metrics:
             out.append(f"\n**{label}**\n\n" + metric_table(records, ds.name, methods, bits, metric))
             if len(methods) > 1:
                 out.append(f"\n**{label}, against {reference}: mean paired difference (seeds won)**\n\n"
@@ -75,7 +77,7 @@ def benchmark_markdown(records, datasets, methods, bits, seeds, reference, *, co
                    if r["dataset"] == ds.name and r.get("unified_report")]
         if learned:
             names = [m for m in methods if any(r["method"] == m for r in learned)]
-            for metric, label in (("map_all", "MAP@all"), ("map_at_r", f"MAP@{R}")):
+            for metric, label in metrics:
                 out.append(f"\n**{label}, unified database codes** (the database is the codes B learned for the "
                            f"training items, not their out-of-sample codes; only methods that learn B)\n\n"
                            + metric_table(learned, ds.name, names, bits, metric))

@@ -32,15 +32,22 @@ def _summary(path):
         if info["max_tokens"]:
             parts.append(f"tokens {info['max_tokens']} x {len(ds.vocabulary)} words")
         if ds.has_labels:
-            empty = int(np.sum(ds.read("labels", np.arange(ds.num_pairs)).sum(axis=1) == 0))
+            empty = int(np.sum(ds.ground_truth(np.arange(ds.num_pairs)).sum(axis=1) == 0))
             parts.append(f"{info['num_classes']} classes" + (f" ({empty} unlabeled)" if empty else ""))
     sizes = ", ".join(f"{k} {v}" for k, v in sorted(info["split_sizes"].items()))
     seed = "" if info["split_seed"] is None else f" seed {info['split_seed']}"
     click.echo(f"wrote {path}: {', '.join(parts)}; splits {sizes} ({info['protocol']}{seed})")
 
 
+_labelled_size = click.option(
+    "--labelled-size", type=int, default=None,
+    help="Keep labels for this many random training pairs; the other training pairs form the 'unlabelled' "
+         "pool, whose labels no method may read (default: every training pair is labelled).")
+
+
 def _split_options(default_protocol, default_query=None):
     def wrap(f):
+        f = _labelled_size(f)
         f = click.option("--seed", default=0, show_default=True, type=int, help="Split seed.")(f)
         f = click.option("--validation-size", type=int, default=None, help="Database pairs held out of train.")(f)
         f = click.option("--train-size", default=None,
@@ -48,14 +55,16 @@ def _split_options(default_protocol, default_query=None):
         f = click.option("--query-size", type=int, default=default_query, show_default=default_query is not None,
                          help="Query pairs (default: the protocol's).")(f)
         return click.option("--protocol", default=default_protocol, show_default=True,
-                            help="Split protocol: custom, mirflickr-dcmh, nuswide-dcmh, iapr-dcmh, coco-dcmh.")(f)
+                            help="Split protocol: custom, mirflickr-dcmh, nuswide-dcmh, iapr-dcmh, coco-dcmh, "
+                                 "iapr-dvsh, coco-dvsh, iapr-tuch, coco-tuch.")(f)
 
     return wrap
 
 
-def _splits_kw(protocol, seed, query_size, train_size, validation_size):
+def _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size=None):
     return {"protocol": protocol, "seed": seed, "query_size": query_size,
-            "train_size": _train_size(train_size), "validation_size": validation_size}
+            "train_size": _train_size(train_size), "validation_size": validation_size,
+            "labelled_size": labelled_size}
 
 
 _out = click.option("--out", required=True, type=click.Path(dir_okay=False), help="Output dataset file (.h5).")
@@ -73,14 +82,16 @@ def import_():
 
 @import_.command()
 @click.option("--data-dir", required=True, type=click.Path(), help="Folder with wiki_raw_features.mat and the .list files.")
+@_labelled_size
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the labelled subset (with --labelled-size).")
 @_out
-def wikipedia(data_dir, out):
+def wikipedia(data_dir, labelled_size, seed, out):
     """Wikipedia (2,866 pairs, fixed 2,173/693 split)."""
     from tfhash.data.importers.wikipedia import import_wikipedia
 
     if not os.path.isfile(os.path.join(data_dir, "wiki_raw_features.mat")) and os.path.isdir(os.path.join(data_dir, "wikipedia")):
         data_dir = os.path.join(data_dir, "wikipedia")
-    _summary(import_wikipedia(data_dir, out))
+    _summary(import_wikipedia(data_dir, out, labelled_size=labelled_size, seed=seed))
 
 
 @import_.command()
@@ -89,11 +100,11 @@ def wikipedia(data_dir, out):
 @click.option("--images", "images_mat", type=click.Path(), help=".mat file with IAll (or images): features or pixels.")
 @_split_options("mirflickr-dcmh")
 @_out
-def dcmh(labels_mat, texts_mat, images_mat, protocol, query_size, train_size, validation_size, seed, out):
+def dcmh(labels_mat, texts_mat, images_mat, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
     """DCMH-style .mat files (MIRFlickr, NUS-WIDE, IAPR TC-12, MS-COCO)."""
     from tfhash.data.importers.dcmh_mat import import_dcmh
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_dcmh(labels_mat, texts_mat, out, images_mat=images_mat, **kw))
 
 
@@ -103,11 +114,11 @@ def dcmh(labels_mat, texts_mat, images_mat, protocol, query_size, train_size, va
 @click.option("--max-tokens", type=int, default=None, help="Token sequence length (default: the longest).")
 @_split_options("custom", 130)
 @_out
-def mirflickr_images(data_dir, image_size, max_tokens, protocol, query_size, train_size, validation_size, seed, out):
+def mirflickr_images(data_dir, image_size, max_tokens, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
     """MIRFlickr-25K pairs whose raw image is present, as pixels + tags."""
     from tfhash.data.importers.mirflickr import import_mirflickr_images
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_mirflickr_images(data_dir, out, image_size=image_size, max_tokens=max_tokens, **kw))
 
 
@@ -121,11 +132,11 @@ def mirflickr_images(data_dir, image_size, max_tokens, protocol, query_size, tra
 @_split_options("custom", 130)
 @_out
 def mirflickr_features(data_dir, features, feature_rows, max_tokens, protocol, query_size, train_size,
-                       validation_size, seed, out):
+                       validation_size, labelled_size, seed, out):
     """MIRFlickr-25K pairs with precomputed image features (default: the shared pretrained EfficientNet-Lite2)."""
     from tfhash.data.importers.mirflickr import import_mirflickr_features
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_mirflickr_features(data_dir, out, features=features, feature_rows=feature_rows,
                                        max_tokens=max_tokens, **kw))
 
@@ -136,12 +147,75 @@ def mirflickr_features(data_dir, features, feature_rows, max_tokens, protocol, q
 @click.option("--max-tokens", type=int, default=None, help="Token sequence length (default: the longest).")
 @_split_options("mirflickr-dcmh")
 @_out
-def mirflickr(data_dir, images_mat, max_tokens, protocol, query_size, train_size, validation_size, seed, out):
+def mirflickr(data_dir, images_mat, max_tokens, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
     """All 20,015 MIRFlickr-25K pairs: IAll images + bag-of-words + tag tokens + named labels."""
     from tfhash.data.importers.mirflickr import import_mirflickr_text
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_mirflickr_text(data_dir, out, images_mat=images_mat, max_tokens=max_tokens, **kw))
+
+
+def _sentence_options(max_tokens):
+    def wrap(f):
+        f = click.option("--bow-size", default=2000, show_default=True, type=int,
+                         help="Bag-of-words width: the most frequent words over all sentences.")(f)
+        f = click.option("--min-count", default=1, show_default=True, type=int,
+                         help="Words seen fewer times become <unk> in the token sequences.")(f)
+        f = click.option("--max-tokens", default=max_tokens, show_default=True, type=int,
+                         help="Token sequence length (DVSH: 20 on COCO, 25 on IAPR TC-12).")(f)
+        f = click.option("--caption", default="first", show_default=True, type=click.Choice(["first", "all"]),
+                         help="Token sequence: the image's first sentence, or all its sentences joined.")(f)
+        f = click.option("--image-size", default=64, show_default=True, type=int, help="Side of the square images.")(f)
+        f = click.option("--feature-ids", type=click.Path(), help="Image id of each features row, one a line.")(f)
+        return click.option("--features", help="Image features instead of images: X.npy, file.h5:/dataset or file.mat:VAR.")(f)
+
+    return wrap
+
+
+@import_.command(name="iapr")
+@click.option("--annotations", required=True, type=click.Path(),
+              help="The annotations_complete_eng folder (XX/NNNNN.eng files).")
+@click.option("--labels-dir", required=True, type=click.Path(),
+              help="SAIAPR TC-12 folder searched for labels.txt region label files.")
+@click.option("--concept-names", type=click.Path(), help="SAIAPR wlist.txt (concept id and name per line).")
+@click.option("--top-concepts", default=22, show_default=True, type=int,
+              help="Keep the most frequent concepts (the papers: 22); 0 = all.")
+@click.option("--images-dir", type=click.Path(), help="Folder the <IMAGE> paths are relative to (holds images/).")
+@_sentence_options(25)
+@_split_options("iapr-dvsh")
+@_out
+def iapr(annotations, labels_dir, concept_names, top_concepts, images_dir, features, feature_ids, image_size,
+         caption, max_tokens, min_count, bow_size, protocol, query_size, train_size, validation_size, labelled_size,
+         seed, out):
+    """IAPR TC-12 with sentences and SAIAPR concepts (DVSH, TUCH): one pair per image."""
+    from tfhash.data.importers.iapr import import_iapr
+
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
+    _summary(import_iapr(annotations, labels_dir, out, images_dir=images_dir, features=features,
+                         feature_ids=feature_ids, concept_names=concept_names, top_concepts=top_concepts,
+                         caption=caption, max_tokens=max_tokens, min_count=min_count, bow_size=bow_size,
+                         image_size=image_size, **kw))
+
+
+@import_.command(name="coco")
+@click.option("--captions", required=True, multiple=True, type=click.Path(),
+              help="captions_*.json (repeat for train2014 and val2014).")
+@click.option("--instances", required=True, multiple=True, type=click.Path(),
+              help="instances_*.json with the 80 categories (repeat to match --captions).")
+@click.option("--images-dir", "image_dirs", multiple=True, type=click.Path(),
+              help="Folder holding the JPEGs named in the captions files (repeatable).")
+@_sentence_options(20)
+@_split_options("coco-dvsh")
+@_out
+def coco(captions, instances, image_dirs, features, feature_ids, image_size, caption, max_tokens, min_count,
+         bow_size, protocol, query_size, train_size, validation_size, labelled_size, seed, out):
+    """MS-COCO captions with the 80 instance categories as labels (DVSH, TUCH): one pair per image."""
+    from tfhash.data.importers.coco import import_coco
+
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
+    _summary(import_coco(list(captions), list(instances), out, image_dirs=list(image_dirs) or None,
+                         features=features, feature_ids=feature_ids, caption=caption, max_tokens=max_tokens,
+                         min_count=min_count, bow_size=bow_size, image_size=image_size, **kw))
 
 
 @import_.command()
@@ -157,11 +231,11 @@ def mirflickr(data_dir, images_mat, max_tokens, protocol, query_size, train_size
 @_split_options("custom")
 @_out
 def arrays(images, texts, tokens, vocabulary, labels, class_names, ids, feature_rows, protocol, query_size, train_size,
-           validation_size, seed, out):
+           validation_size, labelled_size, seed, out):
     """Plain arrays (.npy, HDF5, .mat), optionally image features aligned to some pairs by a rows file."""
     from tfhash.data.importers.arrays import import_arrays
 
-    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size)
+    kw = _splits_kw(protocol, seed, query_size, train_size, validation_size, labelled_size)
     _summary(import_arrays(out, images=images, texts=texts, tokens=tokens, vocabulary=vocabulary,
                            labels=labels, class_names=class_names, ids=ids, image_rows=feature_rows, **kw))
 

@@ -5,6 +5,7 @@ import typing
 
 import click
 
+from tfhash.eval.report import DEFAULT_R
 from tfhash.methods.config import STRATEGIES, field_type, flag_name
 
 
@@ -47,8 +48,27 @@ def config_options(config_class):
 
 strategy_option = click.option("--strategy", type=click.Choice(STRATEGIES), default="default", show_default=True,
                                help="tf.distribute strategy (mirrored: all local GPUs, or the logical CPUs).")
-r_option = click.option("--R", "R", type=click.IntRange(min=1), default=50, show_default=True,
-                        help="R of MAP@R (top R retrieved items).")
+def _r_values(ctx, param, values):
+    """--R values, each an int or a comma list ("50,500"), flattened in order; the default when none."""
+    if not values:
+        return DEFAULT_R
+    out = []
+    for value in values:
+        for part in str(value).split(","):
+            try:
+                r = int(part)
+            except ValueError:
+                raise click.BadParameter(f"{part!r} is not an integer") from None
+            if r < 1:
+                raise click.BadParameter(f"{r} is not a positive integer")
+            if r not in out:
+                out.append(r)
+    return tuple(out)
+
+
+r_option = click.option("--R", "R", multiple=True, callback=_r_values,
+                        help="R of MAP@R (top R retrieved items): repeat the flag or give a comma list, "
+                             "e.g. --R 50,500.  [default: " + ",".join(map(str, DEFAULT_R)) + "]")
 database_codes_option = click.option(
     "--database-codes", type=click.Choice(["out-of-sample", "unified"]), default="out-of-sample", show_default=True,
     help="Database codes from each item's own network (out-of-sample) or the learned training codes B (unified).")

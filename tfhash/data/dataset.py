@@ -9,12 +9,17 @@ Layout (format version 1)::
     /labels     (N, C) uint8 multi-hot (optional)
     /class_names (C,) str (optional)
     /ids        (N,) str item ids
-    /splits/<name> int64 row indices, name in train/query/database/validation
+    /splits/<name> int64 row indices, name in train/query/database/validation/unlabelled
     attrs: format_version, name, split_seed, protocol, and for features
            extracted by `tfhash data features`: features_network,
            features_weights, features_layer
 
 At least one of /bow and /tokens is present. Row i of every array is pair i.
+
+The optional ``unlabelled`` split is a pool of non-query pairs whose labels
+no method may use (semi-supervised protocols): it is disjoint from train,
+query and validation, and `PairedDataset.read` refuses label reads of its
+rows; only scoring reads them, through `PairedDataset.ground_truth`.
 """
 
 import os
@@ -26,7 +31,9 @@ from tfhash.atomic import atomic_path, refuse_other_kind
 from tfhash.errors import TfhashError, require
 
 FORMAT_VERSION = 1
-SPLIT_NAMES = ("train", "query", "database", "validation")
+SPLIT_NAMES = ("train", "query", "database", "validation", "unlabelled")
+#: the split whose labels are hidden from methods
+POOL = "unlabelled"
 REQUIRED_SPLITS = ("train", "query", "database")
 TEXT_FIELDS = ("bow", "tokens")
 _STR = h5py.string_dtype(encoding="utf-8")
@@ -119,6 +126,11 @@ def validate_splits(splits, n):
         require(np.unique(idx).size == idx.size, f"split '{name}' repeats indices")
     overlap = np.intersect1d(splits["query"], splits["database"])
     require(overlap.size == 0, f"query and database splits share {overlap.size} pairs")
+    if POOL in splits:
+        for other in ("train", "query", "validation"):
+            if other in splits:
+                shared = np.intersect1d(splits[POOL], splits[other]).size
+                require(shared == 0, f"the {POOL} pool and the {other} split share {shared} pairs")
 
 
 def validate_run_rows(dataset, fields, splits=REQUIRED_SPLITS):
@@ -139,7 +151,8 @@ def validate_run_rows(dataset, fields, splits=REQUIRED_SPLITS):
         step = max(1, 2**22 // row_size)
         for start in range(0, rows.size, step):
             try:
-                block = dataset.read(field, rows[start : start + step])
+                # A file check, not a method's read: the pool's labels are checked too, never handed on.
+                block = dataset._read(field, rows[start : start + step])
             except OSError as err:
                 raise TfhashError(f"dataset {dataset.path} is damaged ({err}); import it again") from None
             if np.issubdtype(block.dtype, np.floating) and not np.all(np.isfinite(block)):
@@ -284,6 +297,9 @@ class PairedDataset:
         if in_memory:
             self._arrays = {k: v[()] for k, v in self._arrays.items()}
         self._check_shape(path)
+        self._hidden = np.zeros(self.num_pairs, dtype=bool)  # rows whose labels methods may not read
+        if POOL in self.splits:
+            self._hidden[self.splits[POOL]] = True
 
     def _check_shape(self, path):
         """Row counts and split indices agree with the arrays (cheap: no data is read)."""
@@ -339,13 +355,35 @@ class PairedDataset:
         return self._arrays[field]
 
     def split(self, name):
-        """Row indices of split `name`."""
+        """Row indices of split `name`; "a+b" names the union of splits a and b (sorted rows)."""
+        if "+" in name:
+            return np.unique(np.concatenate([self.split(part) for part in name.split("+")]))
         require(name in self.splits, f"dataset {self.name} has no '{name}' split (has: {', '.join(sorted(self.splits))})")
         return self.splits[name]
 
     # --- reading rows --------------------------------------------------------
+    @property
+    def has_pool(self):
+        """Whether the file holds an unlabelled pool (labels hidden from methods)."""
+        return bool(self._hidden.any())
+
     def read(self, field, indices):
-        """Rows `indices` of `field` (images/bow/tokens/labels) as a NumPy array."""
+        """Rows `indices` of `field` (images/bow/tokens/labels) as a NumPy array.
+
+        Labels of unlabelled-pool rows are refused (TfhashError): no method
+        may use them.
+        """
+        if field == "labels" and self._hidden.any():
+            hidden = np.flatnonzero(self._hidden[np.asarray(indices, dtype=np.int64)])
+            require(hidden.size == 0, f"labels of {hidden.size} pairs of the {POOL} pool were asked for; "
+                                      "a method may not read them")
+        return self._read(field, indices)
+
+    def ground_truth(self, indices):
+        """Labels of rows `indices`, pool rows included: for scoring retrieval only, never for training."""
+        return self._read("labels", indices)
+
+    def _read(self, field, indices):
         require(field in self._arrays, f"dataset {self.name} has no '{field}'")
         array = self._arrays[field]
         if self.in_memory:

@@ -30,6 +30,7 @@ class SplitView:
         return self.dataset.read(self.text_field, self._rows(positions))
 
     def labels(self, positions=None):
+        """Labels (multi-hot); TfhashError for the unlabelled pool, whose labels no method may read."""
         return self.dataset.read("labels", self._rows(positions))
 
     def ids(self, positions=None):

@@ -19,7 +19,7 @@ same arrays.
 import numpy as np
 
 from tfhash.data.dataset import write_dataset
-from tfhash.data.protocols import make_custom_splits
+from tfhash.data.protocols import hide_labels, make_custom_splits
 from tfhash.errors import require
 
 _LATENT = 16
@@ -141,12 +141,18 @@ def make_synthetic(
     return out
 
 
-def write_synthetic(path, n, *, query_size, seed=0, train_size=None, validation_size=0, name="synthetic", **kw):
-    """Write `make_synthetic(n, seed=seed, **kw)` with seeded custom splits (train = database by default)."""
+def write_synthetic(path, n, *, query_size, seed=0, train_size=None, validation_size=0, labelled_size=None,
+                    name="synthetic", **kw):
+    """Write `make_synthetic(n, seed=seed, **kw)` with seeded custom splits (train = database by default).
+
+    With `labelled_size`, the training pairs beyond it form the unlabelled pool (`protocols.hide_labels`).
+    """
     data = make_synthetic(n, seed=seed, **kw)
     splits = make_custom_splits(
         n, query_size=query_size, train_size=train_size, validation_size=validation_size, seed=seed, labels=data["labels"]
     )
+    if labelled_size is not None:
+        splits = hide_labels(splits, labelled_size, seed=seed)
     return write_dataset(
         path,
         images=data["images"],

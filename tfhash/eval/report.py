@@ -17,8 +17,10 @@ import numpy as np
 from tfhash.atomic import atomic_path, write_text
 from tfhash.errors import TfhashError, require
 from tfhash.eval.diagnostics import code_diagnostics, format_diagnostics
-from tfhash.eval.retrieval import evaluate_retrieval
+from tfhash.eval.retrieval import R_values, evaluate_retrieval
 
+#: MAP@R is reported at each of these R unless told otherwise (50: the DCMH-code convention; 500: SDCH, DVSH, TUCH)
+DEFAULT_R = (50, 500)
 TASKS = {"i2t": ("image", "text"), "t2i": ("text", "image"), "i2i": ("image", "image"), "t2t": ("text", "text")}
 PROTOCOLS = ("out-of-sample", "unified")
 _CODE_KEYS = ("query_image", "query_text", "database_image", "database_text", "database_unified")
@@ -57,7 +59,7 @@ def _check_report_inputs(codes, tasks, protocol):
 
 
 def cross_modal_report(
-    codes, *, R=50, top_k=None, seed=0, tasks=("i2t", "t2i", "i2i", "t2t"), database_protocol="out-of-sample"
+    codes, *, R=DEFAULT_R, top_k=None, seed=0, tasks=("i2t", "t2i", "i2i", "t2t"), database_protocol="out-of-sample"
 ):
     """Evaluate every task and a random-code baseline; returns a JSON-ready dict.
 
@@ -68,17 +70,24 @@ def cross_modal_report(
     The baseline draws independent random ±1 codes of the same shapes for every
     code array used (seeded by `seed`, same protocol), so its MAP is what the
     labels alone give: the chance level.
+
+    `R` is one int or a sequence: report["map_at_rs"][str(R)][task] for each
+    (and in the baseline); report["R"] and report["map_at_r"] are the first
+    R's, the shape older readers know.
     """
     tasks, needed = _check_report_inputs(codes, tasks, database_protocol)
+    Rs = R_values(R)
     random_codes = {
         key: random_codes_like(codes[key], [seed, i]) for i, key in enumerate(_CODE_KEYS) if key in needed
     }
     report = {
         "map_all": {},
         "map_at_r": {},
-        "R": R,
+        "R": Rs[0],
+        "Rs": list(Rs),
+        "map_at_rs": {str(r): {} for r in Rs},
         "bits": None,
-        "random_codes_map": {"map_all": {}, "map_at_r": {}},
+        "random_codes_map": {"map_all": {}, "map_at_r": {}, "map_at_rs": {str(r): {} for r in Rs}},
         "queries_without_relevant": {},
         "num_queries": {},
         "pr_curve": {},
@@ -89,11 +98,11 @@ def cross_modal_report(
         query, database = _task_codes(codes, task, database_protocol)
         try:
             result = evaluate_retrieval(
-                query, database, codes["query_labels"], codes["database_labels"], R=R, top_k=top_k
+                query, database, codes["query_labels"], codes["database_labels"], R=Rs, top_k=top_k
             ).to_dict()
             random_query, random_database = _task_codes(random_codes, task, database_protocol)
             chance = evaluate_retrieval(
-                random_query, random_database, codes["query_labels"], codes["database_labels"], R=R, top_k=top_k
+                random_query, random_database, codes["query_labels"], codes["database_labels"], R=Rs, top_k=top_k
             ).to_dict()
         except TfhashError as err:
             raise TfhashError(f"{task}: {err}") from None
@@ -102,6 +111,9 @@ def cross_modal_report(
             report[key][task] = result[key]
         for key in ("map_all", "map_at_r"):
             report["random_codes_map"][key][task] = chance[key]
+        for r in report["map_at_rs"]:
+            report["map_at_rs"][r][task] = result["map_at_rs"][r]
+            report["random_codes_map"]["map_at_rs"][r][task] = chance["map_at_rs"][r]
         report["pr_curve"][task] = result["pr_curve"]
         report["precision_at_k"][task] = result["precision_at_k"]
     # Every code array of the run's length, not only those the tasks ranked: a collapse shows in any of them.
@@ -227,18 +239,22 @@ def format_report_diagnostics(report):
     if not report.get("code_diagnostics"):
         return ""
     return format_diagnostics(report["code_diagnostics"], report.get("output_diagnostics"))
+def map_at_r_values(report, random=False):
+    """{R: {task: MAP@R}} of a report (or of its random-code baseline), old single-R reports included."""
+    source = report.get("random_codes_map", {}) if random else report
+    if source.get("map_at_rs"):
+        return {int(r): values for r, values in source["map_at_rs"].items()}
+    return {int(report.get("R")): source.get("map_at_r", {})}
 
 
 def format_map_table(report):
-    """A small plain-text table: MAP@all, MAP@R and the random-code baselines per task."""
+    """A small plain-text table: MAP@all, MAP@R for each R and the random-code baselines per task."""
     tasks = [t for t in TASKS if t in report.get("map_all", {})]
     random_map = report.get("random_codes_map", {})
-    rows = [
-        ("MAP@all", report["map_all"]),
-        (f"MAP@{report.get('R')}", report["map_at_r"]),
-        ("random MAP@all", random_map.get("map_all", {})),
-        (f"random MAP@{report.get('R')}", random_map.get("map_at_r", {})),
-    ]
+    rows = [("MAP@all", report["map_all"])]
+    rows += [(f"MAP@{r}", values) for r, values in map_at_r_values(report).items()]
+    rows += [("random MAP@all", random_map.get("map_all", {}))]
+    rows += [(f"random MAP@{r}", values) for r, values in map_at_r_values(report, random=True).items()]
 
     def cell(value):
         return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"

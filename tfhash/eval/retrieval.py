@@ -87,6 +87,15 @@ def _positive_int(value, name):
     return int(value)
 
 
+def R_values(R):
+    """`R` (an int, or a sequence of distinct ints) as a tuple of positive ints; TfhashError otherwise."""
+    values = tuple(R) if isinstance(R, (list, tuple, np.ndarray)) else (R,)
+    require(len(values) > 0, "R is empty; give at least one positive integer")
+    values = tuple(_positive_int(r, "R") for r in values)
+    require(len(set(values)) == len(values), f"R values repeat: {values}")
+    return values
+
+
 def _top_k_values(top_k, n_database):
     """Sorted unique K values, each clipped to the database size."""
     ks = DEFAULT_TOP_K if top_k is None else top_k
@@ -172,7 +181,7 @@ class RetrievalResult:
     """Metrics of one query set against one database; see `evaluate_retrieval` for conventions."""
 
     map_all: float
-    map_at_r: float
+    map_at_r: float  # at R = Rs[0]
     R: int
     pr_precision: np.ndarray  # (bits+1,), NaN where no query retrieved anything at that radius
     pr_recall: np.ndarray  # (bits+1,)
@@ -181,6 +190,12 @@ class RetrievalResult:
     num_queries: int
     queries_without_relevant: int
     pr_num_queries: np.ndarray = None  # (bits+1,) queries contributing to pr_precision[r]
+    map_at_rs: dict = None  # {R: MAP@R} for every R asked for, in the order asked
+
+    @property
+    def Rs(self):
+        """Every R asked for (the first is `R`)."""
+        return list(self.map_at_rs) if self.map_at_rs else [self.R]
 
     def to_dict(self):
         """Plain-Python dict for JSON; NaN (undefined mean) becomes None."""
@@ -188,6 +203,7 @@ class RetrievalResult:
             "map_all": _json_float(self.map_all),
             "map_at_r": _json_float(self.map_at_r),
             "R": int(self.R),
+            "map_at_rs": {str(r): _json_float(v) for r, v in (self.map_at_rs or {self.R: self.map_at_r}).items()},
             "pr_curve": {
                 "radius": list(range(len(self.pr_recall))),
                 "precision": [_json_float(x) for x in self.pr_precision],
@@ -208,7 +224,7 @@ def _json_float(x):
     return x if math.isfinite(x) else None
 
 
-def _query_metrics(dist, rel, R, ks, bits):
+def _query_metrics(dist, rel, Rs, ks, bits):
     """Per-query metrics from distances (N,) and relevance (N,); None without relevant items."""
     order = np.argsort(dist, kind="stable")
     ranks = np.flatnonzero(rel.take(order))  # 0-based ranks of the relevant items
@@ -218,8 +234,10 @@ def _query_metrics(dist, rel, R, ks, bits):
     # The k-th relevant item sits at rank ranks[k-1]: precision there is k / (rank + 1).
     precision_at_hits = np.arange(1, n_rel + 1) / (ranks + 1)
     ap_all = precision_at_hits.sum() / n_rel
-    in_top_r = int(np.searchsorted(ranks, R))  # R beyond the database = whole database
-    ap_r = precision_at_hits[:in_top_r].sum() / in_top_r if in_top_r else 0.0  # DCMH convention
+    in_top_r = np.searchsorted(ranks, Rs)  # R beyond the database = whole database
+    cumulative = np.concatenate([[0.0], np.cumsum(precision_at_hits)])
+    # AP@R for each R; 0 when no relevant item is in the top R (DCMH convention).
+    ap_r = np.where(in_top_r > 0, cumulative[in_top_r] / np.maximum(in_top_r, 1), 0.0)
     hits_k = np.searchsorted(ranks, ks)
 
     # Even keys count irrelevant items at a distance, odd keys relevant ones.
@@ -233,20 +251,21 @@ def _query_metrics(dist, rel, R, ks, bits):
     return ap_all, ap_r, hits_k, precision, relevant / n_rel
 
 
-def _chunk_metrics(code_words, label_words, db, R, ks, bits):
+def _chunk_metrics(code_words, label_words, db, Rs, ks, bits):
     """`_query_metrics` for each query of a chunk; db = (code words (W, N), label words (W', N))."""
     dist = _packed_distances(code_words, db[0], _distance_dtype(bits))
     rel = _packed_relevance(label_words, db[1])
-    return [_query_metrics(dist[i], rel[i], R, ks, bits) for i in range(len(dist))]
+    return [_query_metrics(dist[i], rel[i], Rs, ks, bits) for i in range(len(dist))]
 
 
 class _Totals:
     """Sums over the included queries, added in query order so batching cannot change them."""
 
-    def __init__(self, bits, ks, R):
-        self.ks, self.R = ks, R
+    def __init__(self, bits, ks, Rs):
+        self.ks, self.Rs = ks, Rs
         self.included = self.excluded = 0
-        self.ap_all = self.ap_r = 0.0
+        self.ap_all = 0.0
+        self.ap_r = np.zeros(len(Rs))
         self.hits_k = np.zeros(len(ks), dtype=np.int64)
         self.precision = np.zeros(bits + 1)
         self.precision_n = np.zeros(bits + 1, dtype=np.int64)
@@ -268,11 +287,13 @@ class _Totals:
 
     def result(self):
         n = self.included
+        map_at_rs = {int(r): (float(v) / n if n else math.nan) for r, v in zip(self.Rs, self.ap_r)}
         with np.errstate(invalid="ignore", divide="ignore"):
             return RetrievalResult(
                 map_all=self.ap_all / n if n else math.nan,
-                map_at_r=self.ap_r / n if n else math.nan,
-                R=self.R,
+                map_at_r=map_at_rs[int(self.Rs[0])],
+                R=int(self.Rs[0]),
+                map_at_rs=map_at_rs,
                 pr_precision=self.precision / self.precision_n,
                 pr_recall=self.recall / n if n else np.full_like(self.recall, math.nan),
                 top_k=self.ks,
@@ -310,10 +331,11 @@ def evaluate_retrieval(
 
     * map_all: mean AP over the whole ranking, AP = (1/#rel) * sum of
       precision@r at the ranks r of relevant items.
-    * map_at_r: mean AP@R, AP@R = (1/#rel in top R) * sum of precision@r at the
+    * map_at_r: mean AP@R (R, or the first of several), AP@R = (1/#rel in top R) * sum of precision@r at the
       relevant ranks r <= R; a query whose relevant items all fall below the top
       R scores 0 (the DCMH-code convention). R larger than the database means
-      the whole database.
+      the whole database. `R` may be a sequence of distinct values: then
+      `map_at_rs` holds MAP@R for each, in order (`map_at_r` is the first).
     * pr_precision[r], pr_recall[r] for Hamming radius r = 0..bits: per query
       #relevant within r / #items within r, and / #relevant. A query retrieving
       nothing within r is left out of precision at r (pr_num_queries[r] counts
@@ -328,12 +350,12 @@ def evaluate_retrieval(
     not depend on the budget or the thread count.
     """
     q, db, ql, dl = _check_inputs(query_codes, database_codes, query_labels, database_labels)
-    R = _positive_int(R, "R")
+    Rs = R_values(R)
     budget = _positive_int(memory_budget_bytes, "memory_budget_bytes")
     workers = _default_workers() if workers is None else _positive_int(workers, "workers")
     n_db, bits = db.shape
     ks = _top_k_values(top_k, n_db)
-    totals = _Totals(bits, ks, R)
+    totals = _Totals(bits, ks, Rs)
 
     code_words, label_words = _pack_rows(q > 0), _pack_rows(ql)
     packed_db = (_pack_rows(db > 0).T.copy(), _pack_rows(dl).T.copy())
@@ -346,7 +368,7 @@ def evaluate_retrieval(
             stop = min(start + batch, len(q))
             bounds = np.linspace(start, stop, min(workers, stop - start) + 1).astype(int)
             chunks = [
-                pool.submit(_chunk_metrics, code_words[a:b], label_words[a:b], packed_db, R, ks, bits)
+                pool.submit(_chunk_metrics, code_words[a:b], label_words[a:b], packed_db, Rs, ks, bits)
                 for a, b in zip(bounds[:-1], bounds[1:])
             ]
             for chunk in chunks:

@@ -7,7 +7,7 @@ import keras
 from tfhash.errors import TfhashError
 
 # Modules that define methods; imported on first lookup.
-METHOD_MODULES = ("reference", "cmfh", "uch", "ugach", "sdch", "dvsh", "tuch")
+METHOD_MODULES = ("reference", "cmfh", "scm", "uch", "ugach", "sdch", "dvsh", "tuch")
 
 _METHODS = {}
 

@@ -1,4 +1,4 @@
-"""SDCH: Semantic Deep Cross-modal Hashing (Yan, Bai, Wang, Zhou, Hancock; Pattern Recognition 2019).
+"""SDCH: Semantic Deep Cross-modal Hashing (Yan, Bai, Wang, Zhou, Hancock; Neurocomputing, accepted manuscript).
 
 Algorithm 1 of the paper, one mini-batch of labelled image-text pairs:
 
@@ -35,9 +35,19 @@ Choices the paper leaves open, and ours:
   with a shared b_i is max (z_xi + z_yi)^T b_i, so eq. (10) becomes
   B = sign(Z_x + Z_y); ITQ's initial B is likewise the sign of the rotated
   sum.
-* Normalisation: every squared norm of eq. (7) is divided by its number of
-  entries, so beta1..beta3 and gamma weigh per-entry means whatever N, r
-  or the batch size; L_f is the mean over pairs. The independence term
+* Normalisation (`normalization`): by default ("mean") every squared norm
+  of eq. (7) is divided by its number of entries, so beta1..beta3 and gamma
+  weigh per-entry means whatever N, r or the batch size; L_f is the mean
+  over pairs. That is not eq. (7)'s weighting: its sums have M^2 entries
+  (M = 2N codes, both modalities) in the similarity term, M r in the
+  quantisation term and r^2 in the independence term, so with per-entry
+  means beta1 = 1 equals a literal beta1 of M / r = 2N / r (68 on Wikipedia
+  at 64 bits, 313 at N = 10,000) and beta2 = 1 a literal M^2 / r^2.
+  "sum" weighs the terms as eq. (7)'s sums do (all divided by M^2, so the
+  similarity term keeps its scale and the learning rates their meaning):
+  quantisation x r / M, independence x r^2 / M^2; then beta1 = 1 is the
+  paper's beta1 = 1 as printed, and the quantisation term is 2N/r times
+  weaker than under "mean". The balance term is the same under both. The independence term
   ||Z Z^T / r - I||^2 compares an r x r Gram matrix of N items with I, which
   only makes sense as Z Z^T / N (bits uncorrelated with unit variance); we
   use 1/N. The balance term beta3/r ||Z||^2 is, as written, a norm penalty
@@ -116,6 +126,9 @@ class SDCHConfig(ImageBackboneSettings, HasherConfig):
     center_features: bool = option(True, "fc4 reads each modality's features minus their training-set mean "
                                          "(not in the paper; see the module docstring).")
     itq_iterations: int = option(50, "ITQ iterations for the initial B (Algorithm 1; Gong et al.: 50).")
+    normalization: str = option("mean", "Weighting of eq. (7)'s terms: per-entry means (mean) or eq. (7)'s sums "
+                                        "(sum: beta1 as printed; under mean, beta1 = 1 is a literal beta1 of 2N/r).",
+                                choices=("mean", "sum"))
 
     test_settings = {"image_hidden": (32,), "text_hidden": (32,), "feature_dim": 16}
 
@@ -126,6 +139,15 @@ class SDCHConfig(ImageBackboneSettings, HasherConfig):
         require(self.feature_learning_rate > 0 and self.hash_learning_rate > 0, "feature_learning_rate and hash_learning_rate must be positive")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         return self
+
+
+def term_weights(normalization, bits, codes):
+    """Factors on eq. (7)'s per-entry-mean quantisation and independence terms: 1, 1 for "mean";
+    for "sum", r / M and r^2 / M^2 (their sums' entry counts M r and r^2 over the similarity term's M^2),
+    with M = `codes` (2N: both modalities' codes) and r = `bits`."""
+    if normalization == "mean":
+        return 1.0, 1.0
+    return bits / codes, (bits / codes) ** 2
 
 
 @register_method("sdch")
@@ -225,9 +247,11 @@ class SDCH(Hasher):
         s_h = tf.tile(signed_label_similarity(labels, self.train_labels.value), [2, 2])
         b = tf.gather(self.codes.value, index)
         bits = float(cfg.bits)
+        # Per-entry means; "sum" restores eq. (7)'s relative weights (see the module docstring).
+        quantization_weight, independence_weight = term_weights(cfg.normalization, bits, 2.0 * self.train_size)
         return (inner_product_loss(z, s_h, other=z_all)
-                + cfg.beta1 * quantization_loss(z, tf.concat([b, b], axis=0)) / bits
-                + cfg.beta2 * bit_decorrelation_loss(z_all)
+                + cfg.beta1 * quantization_weight * quantization_loss(z, tf.concat([b, b], axis=0)) / bits
+                + cfg.beta2 * independence_weight * bit_decorrelation_loss(z_all)
                 + cfg.beta3 * bit_balance_loss(z_all) / bits)
 
     def _feature_loss(self, fx, fy, labels):

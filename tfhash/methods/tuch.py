@@ -1,4 +1,4 @@
-"""TUCH: Turning cross-view hashing into single-view hashing (Zhang et al., IJCAI 2018).
+"""TUCH: Turning cross-view hashing into single-view hashing (Zhao, Ding, Guo, Han, Gao; IJCAI 2017).
 
 A text-to-image GAN moves texts into the image domain, where one image
 hashing network codes both views:
@@ -22,6 +22,15 @@ Training (Sec. 5.3, Algorithm 1) runs three stages, by epoch:
    sub-network (eqs. 4-5 without the semantic loss).
 3. the rest: hashing layer and semantic loss added, supervised (eqs. 6-7).
    Per batch: z ~ N(0, 1), fake = G(z, t), update H on L_H, then G on L_G.
+
+Data of the stages (Sec. 5.3): stages 1-2 read "all the sentence-image
+pairs ... except for query set", stage 3 "a small labelled training set".
+When the dataset holds an unlabelled pool (`--labelled-size` at import),
+stages 1-2 read the labelled training pairs and the pool (split
+"train+unlabelled", no labels read), stage 3 the labelled ones only; the
+feature standardisation is fitted on the same pairs as stages 1-2.
+`pretrain_on_pool=False` (or a dataset without a pool) trains every stage
+on the labelled pairs.
 
 Each stage is a `Phase` of the base class (`phase(epoch)`): its own
 traced train step, in which the players of the other stages are frozen
@@ -68,6 +77,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfhash.data.dataset import POOL
+from tfhash.data.split import SplitView
 from tfhash.errors import require
 from tfhash.layers.generators import conditional_generator, save_image_grid, to_uint8
 from tfhash.layers.hashing import SignSTE
@@ -124,6 +135,8 @@ class TUCHConfig(HasherConfig):
     text_code: str = option("zero", "Text code noise at inference: zero (z = 0) or vote (sign of mean h over fixed z).",
                             choices=("zero", "vote"))
     text_code_samples: int = option(15, "Fixed z draws for text_code=vote (odd: no ties).")
+    pretrain_on_pool: bool = option(True, "Stages 1-2 also read the dataset's unlabelled pool, if it has one "
+                                          "(Sec. 5.3: all non-query pairs); stage 3 reads the labelled pairs only.")
 
     test_settings = {"text_dim": 16, "text_hidden": (32,), "text_projection": 16, "noise_dim": 8,
                      "generator_hidden": (32,), "image_hidden": (32,), "text_branch_dim": 16,
@@ -155,7 +168,7 @@ def semantic_embedding_loss(phi, labels):
 
 @register_method("tuch")
 class TUCH(Hasher):
-    """TUCH (IJCAI 2018): a text-to-image GAN turns cross-view hashing into image hashing (BoW text)."""
+    """TUCH (IJCAI 2017): a text-to-image GAN turns cross-view hashing into image hashing (BoW text)."""
 
     config_class = TUCHConfig
     text_field = "bow"
@@ -233,13 +246,21 @@ class TUCH(Hasher):
     def phase(self, epoch):
         """Sec. 5.3: the text autoencoder alone, then the unsupervised GAN, then supervised hashing."""
         cfg = self.config
+        unlabelled = getattr(self, "_unlabelled_split", "train")
         if epoch < cfg.text_epochs:
-            return Phase(TEXT, ("text",))
-        return Phase(GAN if epoch < cfg.text_epochs + cfg.gan_epochs else HASHING, ("hashing", "generator"))
+            return Phase(TEXT, ("text",), split=unlabelled)
+        if epoch < cfg.text_epochs + cfg.gan_epochs:
+            return Phase(GAN, ("hashing", "generator"), split=unlabelled)
+        return Phase(HASHING, ("hashing", "generator"))
 
     def prepare(self, train):
+        """Choose the stages' data (labelled pairs, plus the pool if there is one) and fit the standardisation on it."""
+        has_pool = POOL in getattr(train.dataset, "splits", {})
+        self._unlabelled_split = f"train+{POOL}" if self.config.pretrain_on_pool and has_pool else "train"
         if self.image_standardize is not None:
-            self.image_standardize.fit(train.images())
+            images = train.images() if self._unlabelled_split == "train" else SplitView(
+                train.dataset, self._unlabelled_split, text_field=self.text_field).images()
+            self.image_standardize.fit(images)
 
     # --- inputs ---------------------------------------------------------------------------
     def _images(self, images):

@@ -20,6 +20,7 @@ from tfhash.data.dataset import PairedDataset, validate_arrays
 from tfhash.data.split import SplitView
 from tfhash.errors import TfhashError, require
 from tfhash.eval.diagnostics import output_diagnostics
+from tfhash.eval.report import DEFAULT_R
 from tfhash.methods.registry import get_method
 from tfhash.methods.callbacks import MethodSchedule
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
@@ -80,7 +81,7 @@ def build_model(method_cls, config, dataset):
 
 @releases_run_locks
 def train(method, config=None, *, dataset_path, run_dir=None, strategy="default", resume=False,
-          evaluate=True, R=50, database_codes="out-of-sample", verbose="auto", deterministic=True):
+          evaluate=True, R=DEFAULT_R, database_codes="out-of-sample", verbose="auto", deterministic=True):
     """Train `method` on `dataset_path`; returns the run folder.
 
     `config` is the method's config dataclass (defaults if None). With
@@ -197,7 +198,7 @@ def export_codes(model, dataset, run_dir):
             "image": codes["image"],
             "text": codes["text"],
             "ids": view.ids(),
-            "labels": view.labels() if dataset.has_labels else None,
+            "labels": dataset.ground_truth(dataset.split(split)) if dataset.has_labels else None,
         }
     unified = model.unified_codes()
     if unified is not None:
@@ -213,7 +214,7 @@ def export_codes(model, dataset, run_dir):
 
 
 @releases_run_locks
-def evaluate_run(run_dir, *, R=50, database_codes="out-of-sample", top_k=None, model=None):
+def evaluate_run(run_dir, *, R=DEFAULT_R, database_codes="out-of-sample", top_k=None, model=None):
     """(Re)write `report.json`, the plots and the method's figures of a run; returns the report.
 
     Scores come from `codes.h5`. Then, if the method draws figures for this

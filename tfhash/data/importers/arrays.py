@@ -188,6 +188,7 @@ def import_arrays(
     query_size=None,
     train_size=None,
     validation_size=None,
+    labelled_size=None,
     seed=0,
     name=None,
     image_rows=None,
@@ -247,10 +248,10 @@ def import_arrays(
                 require(array.shape[0] == n, f"mismatched pair counts: {n} images but {array.shape[0]} rows of {what}")
         splits = make_splits(
             protocol, n, seed, query_size=query_size, train_size=train_size,
-            validation_size=validation_size, labels=labels,
+            validation_size=validation_size, labels=labels, labelled_size=labelled_size,
         )
         return write_dataset(
             out_path, images=images, bow=bow, tokens=tokens, vocabulary=vocabulary, labels=labels,
-            class_names=class_names, ids=ids, splits=splits, split_seed=split_seed(protocol, seed),
+            class_names=class_names, ids=ids, splits=splits, split_seed=split_seed(protocol, seed, labelled_size),
             protocol=protocol, name=name, chunk_rows=chunk_rows_for(images),
         )

@@ -107,6 +107,7 @@ def import_dcmh(
     query_size=None,
     train_size=None,
     validation_size=None,
+    labelled_size=None,
     class_names=None,
     ids=None,
     name=None,
@@ -125,10 +126,10 @@ def import_dcmh(
             require(len(class_names) == labels.shape[1], f"{len(class_names)} class names for {labels.shape[1]} label columns")
         splits = make_splits(
             protocol, labels.shape[0], seed, query_size=query_size, train_size=train_size,
-            validation_size=validation_size, labels=labels,
+            validation_size=validation_size, labels=labels, labelled_size=labelled_size,
         )
         return write_dataset(
             out_path, images=data["images"], bow=data["bow"], labels=labels, class_names=class_names,
-            ids=ids, splits=splits, split_seed=split_seed(protocol, seed), protocol=protocol, name=name,
+            ids=ids, splits=splits, split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name,
             chunk_rows=chunk_rows_for(data["images"]),
         )

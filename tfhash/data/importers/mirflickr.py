@@ -188,6 +188,7 @@ def import_mirflickr_images(
     query_size=130,
     train_size=None,
     validation_size=None,
+    labelled_size=None,
     seed=0,
     name="mirflickr25k-images",
 ):
@@ -210,12 +211,12 @@ def import_mirflickr_images(
     images = DecodedImages([p for _, p in found], image_size)
     splits = make_splits(
         protocol, rows.size, seed, query_size=query_size, train_size=train_size,
-        validation_size=validation_size, labels=labels,
+        validation_size=validation_size, labels=labels, labelled_size=labelled_size,
     )
     return write_dataset(
         out_path, images=images, bow=data["bow"][rows], tokens=tokens, vocabulary=data["vocabulary"],
         labels=labels, class_names=data["class_names"], ids=[data["ids"][i] for i in rows], splits=splits,
-        split_seed=split_seed(protocol, seed), protocol=protocol, name=name, chunk_rows=chunk_rows_for(images),
+        split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name, chunk_rows=chunk_rows_for(images),
     )
 
 
@@ -235,6 +236,7 @@ def import_mirflickr_features(
     query_size=130,
     train_size=None,
     validation_size=None,
+    labelled_size=None,
     seed=0,
     name=None,
 ):
@@ -267,13 +269,13 @@ def import_mirflickr_features(
         tokens = encode_tags([data["tag_lines"][i] for i in rows], data["vocabulary"][:-1], max_tokens)
         splits = make_splits(
             protocol, rows.size, seed, query_size=query_size, train_size=train_size,
-            validation_size=validation_size, labels=labels,
+            validation_size=validation_size, labels=labels, labelled_size=labelled_size,
         )
         stem = os.path.splitext(os.path.basename(features.split(":", 1)[0]))[0]
         return write_dataset(
             out_path, images=images, bow=data["bow"][rows], tokens=tokens, vocabulary=data["vocabulary"],
             labels=labels, class_names=data["class_names"], ids=[data["ids"][i] for i in rows], splits=splits,
-            split_seed=split_seed(protocol, seed), protocol=protocol, name=name or f"mirflickr25k-{stem}",
+            split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name or f"mirflickr25k-{stem}",
             chunk_rows=chunk_rows_for(images),
         )
 
@@ -289,6 +291,7 @@ def import_mirflickr_text(
     query_size=None,
     train_size=None,
     validation_size=None,
+    labelled_size=None,
     name="mirflickr25k",
 ):
     """Import all 20,015 pairs (bow, tokens, labels, class names) with the IAll images; return `out_path`.
@@ -307,11 +310,11 @@ def import_mirflickr_text(
         report_unlabeled(labels, LABELS_MAT)
         splits = make_splits(
             protocol, labels.shape[0], seed, query_size=query_size, train_size=train_size,
-            validation_size=validation_size, labels=labels,
+            validation_size=validation_size, labels=labels, labelled_size=labelled_size,
         )
         return write_dataset(
             out_path, images=data["images"], bow=text["bow"], tokens=text["tokens"],
             vocabulary=text["vocabulary"], labels=labels, class_names=text["class_names"], ids=text["ids"],
-            splits=splits, split_seed=split_seed(protocol, seed), protocol=protocol, name=name,
+            splits=splits, split_seed=split_seed(protocol, seed, labelled_size), protocol=protocol, name=name,
             chunk_rows=chunk_rows_for(data["images"]),
         )

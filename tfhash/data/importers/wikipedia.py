@@ -13,7 +13,7 @@ import numpy as np
 
 from tfhash.data.dataset import write_dataset
 from tfhash.data.importers.matfile import MatFile
-from tfhash.data.protocols import make_splits
+from tfhash.data.protocols import make_splits, split_seed
 from tfhash.errors import TfhashError, require
 
 FEATURES = "wiki_raw_features.mat"
@@ -84,10 +84,15 @@ def load_wikipedia(folder):
     }
 
 
-def import_wikipedia(folder, out_path, *, name="wikipedia"):
-    """Import the Wikipedia folder into a dataset file at `out_path`; return the path."""
+def import_wikipedia(folder, out_path, *, name="wikipedia", labelled_size=None, seed=0):
+    """Import the Wikipedia folder into a dataset file at `out_path`; return the path.
+
+    With `labelled_size`, that many random training pairs (seeded) keep their
+    labels for methods and the rest of the 2,173 form the unlabelled pool.
+    """
     data = load_wikipedia(folder)
-    splits = make_splits("wikipedia-standard", len(data["ids"]), num_train=data["num_train"])
+    splits = make_splits("wikipedia-standard", len(data["ids"]), seed=seed, labelled_size=labelled_size,
+                         num_train=data["num_train"])
     return write_dataset(
         out_path,
         images=data["images"],
@@ -96,7 +101,7 @@ def import_wikipedia(folder, out_path, *, name="wikipedia"):
         class_names=data["class_names"],
         ids=data["ids"],
         splits=splits,
-        split_seed=None,
+        split_seed=split_seed("wikipedia-standard", seed, labelled_size),
         protocol="wikipedia-standard",
         name=name,
     )

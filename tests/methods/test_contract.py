@@ -128,3 +128,34 @@ def test_model_file_and_saved_model_give_the_run_codes(method, whole_runs, datas
     np.testing.assert_array_equal(exported.hash("image", query.images()), codes["query_image"])
     texts = texts_of(query.texts(), data.vocabulary) if cls.text_field == "tokens" else query.texts()
     np.testing.assert_array_equal(exported.hash("text", texts), codes["query_text"])
+
+
+def test_backbone_learning_rate_multiplier_scales_only_the_backbone_step():
+    """One SGD step: backbone variables move by multiplier x what they move at 1; the other layers as at 1."""
+    import keras
+    import tensorflow as tf
+
+    from tfhash.methods.sdch import SDCH, SDCHConfig
+
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype(np.float32)
+
+    def moves(multiplier):
+        keras.utils.set_random_seed(0)
+        model = SDCH(SDCHConfig(bits=8, image_hidden=(8,), text_hidden=(8,), feature_dim=8, conv_filters=(4,) * 5,
+                                backbone_learning_rate_multiplier=multiplier),
+                     image_shape=(32, 32, 3), text_shape=(5,), num_classes=2, train_size=4)
+        model.configure()
+        model.optimizers["features"] = keras.optimizers.SGD(0.1)  # plain SGD: the step is rate x gradient
+        spec = model._players["features"]
+        model._players["features"] = type(spec)(model.optimizers["features"], spec.variables, spec.multipliers)
+        model.optimizers["features"].build(spec.variables)
+        model.begin_epoch(0)  # features-only phase
+        before = [v.numpy().copy() for v in spec.variables]
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(model.image_net(images)))
+        model.step("features", loss, tape)
+        cnn = {id(v) for v in model.image_net.get_layer("image_net_cnn").trainable_variables}
+        return [(id(v) in cnn, v.numpy() - b) for v, b in zip(spec.variables, before)]
+
+    for (in_cnn, one), (_, tenth) in zip(moves(1.0), moves(0.1)):
+        np.testing.assert_allclose(tenth, one * (0.1 if in_cnn else 1.0), rtol=1e-4, atol=1e-7)

@@ -95,6 +95,7 @@ class Hasher(keras.Model):
         self.train_size = train_size
         self._optimizer_set = OptimizerSet()
         self._players = {}
+        self._backbones = []  # CNNs built by `image_backbone_network` (their layers get the backbone multiplier)
         self._phase = None  # the Phase the train function is traced for (set by `begin_epoch`)
         # Epochs begun: a model variable, so checkpoints hold it and graph code may read it.
         self.epoch_clock = self.add_weight(name="epoch_clock", shape=(), dtype="int32", initializer="zeros",
@@ -155,8 +156,10 @@ class Hasher(keras.Model):
         weights = cfg.backbone_weights
         if weights == "auto":
             weights = "none" if cfg.image_backbone.startswith("alexnet") else "imagenet"
-        return image_backbone(self.image_shape, kind=cfg.image_backbone, filters=cfg.conv_filters, weights=weights,
-                              name=name)
+        net = image_backbone(self.image_shape, kind=cfg.image_backbone, filters=cfg.conv_filters, weights=weights,
+                             name=name)
+        self._backbones.append(net)
+        return net
 
     # --- players and schedule -------------------------------------------------------------
     def build_optimizers(self):
@@ -170,12 +173,23 @@ class Hasher(keras.Model):
             require(player.variables, f"player '{name}' of {type(self).__name__} has no variables")
             require(not player.multipliers or len(player.multipliers) == len(player.variables),
                     f"player '{name}': one learning-rate multiplier per variable")
+            player = self._with_backbone_multiplier(player)
             player.optimizer.build(player.variables)
             self._players[name] = player
             self._optimizer_set[name] = player.optimizer
         self.compile(optimizer=None)  # the method's own optimizers update the weights
         self.built = True  # every variable exists since __init__
         return self
+
+    def _with_backbone_multiplier(self, player):
+        """`player` with `backbone_learning_rate_multiplier` folded into the multipliers of backbone variables."""
+        factor = getattr(self.config, "backbone_learning_rate_multiplier", 1.0)
+        backbone = {id(v) for net in self._backbones for v in net.trainable_variables}
+        if factor == 1.0 or not any(id(v) in backbone for v in player.variables):
+            return player
+        base = player.multipliers or (1.0,) * len(player.variables)
+        multipliers = tuple(m * factor if id(v) in backbone else m for m, v in zip(base, player.variables))
+        return dataclasses.replace(player, multipliers=multipliers)
 
     @property
     def optimizers(self):

@@ -83,10 +83,14 @@ class ImageBackboneSettings:
                                    "them), none (random), a weights file, or auto = imagenet for the networks that "
                                    "have them (keras.applications, resnet18), none for the AlexNet kinds.")
     conv_filters: tuple[int, ...] = option(ALEXNET_FILTERS, "conv1-conv5 widths of the AlexNet kinds (AlexNet's).")
+    backbone_learning_rate_multiplier: float = option(
+        1.0, "Learning-rate multiplier of the backbone's layers when fine-tuning (SDCH's paper: 0.1 on its "
+             "ImageNet AlexNet layers; keep 1 for a backbone trained from scratch).")
 
     def validate(self):
         super().validate()
         require(len(self.conv_filters) == 5, f"conv_filters needs 5 widths, got {self.conv_filters}")
+        require(self.backbone_learning_rate_multiplier > 0, "backbone_learning_rate_multiplier must be positive")
         require(self.backbone_weights in ("auto", "imagenet", "none") or os.path.isfile(self.backbone_weights),
                 f"backbone weights file not found: {self.backbone_weights} (use auto, imagenet, none or a file)")
         return self

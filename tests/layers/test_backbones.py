@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from tfhash.errors import TfhashError
+
 from tfhash.layers.backbones import BACKBONES, LocalResponseNorm, image_backbone
 
 TINY = (4, 4, 4, 4, 8)  # conv1..conv5 widths small enough to build in a blink
@@ -30,17 +32,17 @@ def test_alexnet_trunk_output_sizes(kind, size, flat):
     np.testing.assert_allclose(model.get_layer("cnn_rescale")(np.array([0.0, 127.5, 255.0])), [-1, 0, 1], atol=1e-6)
 
 
-def test_an_application_backbone_is_pooled_and_rescaled():
+def test_an_application_backbone_is_pooled_and_preprocessed():
     model = image_backbone((32, 32, 3), kind="mobilenetv2", name="net")
     assert model.output_shape == (None, 1280)  # MobileNetV2's last width, global-average-pooled
-    assert model.get_layer("net_rescale") is not None
+    assert model.get_layer("net_preprocess") is not None  # its own preprocess_input, inside the model
     assert set(BACKBONES) >= {"alexnet", "alexnet-small", "mobilenetv2", "resnet50", "vgg16"}
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="unknown image backbone"):
+    with pytest.raises(TfhashError, match="unknown image backbone"):
         image_backbone((32, 32, 3), kind="lenet")
     with pytest.raises(ValueError, match="5 convolution widths"):
         image_backbone((32, 32, 3), filters=(4, 4, 4, 4))
-    with pytest.raises(ValueError, match="height, width, channels"):
+    with pytest.raises(TfhashError, match="height, width, 3"):
         image_backbone((32, 32))

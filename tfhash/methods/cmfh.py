@@ -31,10 +31,9 @@ authors' released MATLAB uses gamma for both, a difference of a factor 2
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 from tfhash.errors import require
-from tfhash.methods.base import Hasher
+from tfhash.methods.linear import LinearHasher, input_stats
 from tfhash.methods.config import HasherConfig, option
 from tfhash.methods.registry import register_method
 
@@ -99,36 +98,16 @@ def solve_cmfh(x1, x2, bits, *, lam=0.5, mu=100.0, gamma=0.01, iterations=100, t
 
 
 @register_method("cmfh")
-class CMFH(Hasher):
+class CMFH(LinearHasher):
     """Closed-form CMFH: unified codes of the training pairs by collective matrix factorisation, linear hash functions."""
 
     config_class = CMFHConfig
-    closed_form = True
-    learns_unified_codes = True
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
-        require(len(self.image_shape) == 1, "cmfh needs image feature vectors, not raw pixels")
         require(self.train_size is not None, "cmfh learns a code per training pair and needs train_size")
-        dx, dy, bits = self.image_shape[0], self.text_shape[0], self.config.bits
-
-        def state(name, shape):
-            return self.add_weight(name=name, shape=shape, initializer="zeros", trainable=False)
-
-        self.image_mean, self.image_scale = state("image_mean", (dx,)), state("image_scale", (dx,))
-        self.text_mean, self.text_scale = state("text_mean", (dy,)), state("text_scale", (dy,))
-        self.image_projection = state("image_projection", (dx, bits))  # P1'
-        self.text_projection = state("text_projection", (dy, bits))  # P2'
-        self.codes = state("codes", (self.train_size, bits))  # sign(V)', one unified code per training pair
-
-    def _encode(self, x, mean, scale, projection):
-        return (tf.cast(x, tf.float32) - mean) / scale @ projection
-
-    def encode_image(self, images, training=False):
-        return self._encode(images, self.image_mean, self.image_scale, self.image_projection)
-
-    def encode_text(self, texts, training=False):
-        return self._encode(texts, self.text_mean, self.text_scale, self.text_projection)
+        state = self.build_linear_maps()  # P1', P2' are the projections
+        self.codes = state("codes", (self.train_size, self.config.bits))  # sign(V)', one unified code per pair
 
     def unified_codes(self):
         return self.codes.numpy()
@@ -138,18 +117,12 @@ class CMFH(Hasher):
         x, y = train.images().astype(np.float64), train.texts().astype(np.float64)
         require(len(x) == self.train_size, f"cmfh was built for {self.train_size} training pairs, got {len(x)}")
 
-        def stats(a):
-            return a.mean(0), (a.std(0) + 1e-6 if cfg.standardize else np.ones(a.shape[1]))
-
-        (mx, sx), (my, sy) = stats(x), stats(y)
+        (mx, sx), (my, sy) = input_stats(x, cfg.standardize), input_stats(y, cfg.standardize)
         solution = solve_cmfh(((x - mx) / sx).T, ((y - my) / sy).T, cfg.bits, lam=cfg.modality_weight,
                               mu=cfg.projection_weight, gamma=cfg.regularization, iterations=cfg.iterations,
                               tolerance=cfg.tolerance, seed=cfg.seed)
         v = solution["V"].T
         self.objective_history = solution["objective_history"]
-        for var, value in ((self.image_mean, mx), (self.image_scale, sx), (self.text_mean, my),
-                           (self.text_scale, sy), (self.image_projection, solution["P1"].T),
-                           (self.text_projection, solution["P2"].T),
-                           (self.codes, np.where(v - v.mean(0) >= 0, 1.0, -1.0))):
-            var.assign(value.astype(np.float32))
+        self.set_linear_maps((mx, sx, solution["P1"].T), (my, sy, solution["P2"].T))
+        self.codes.assign(np.where(v - v.mean(0) >= 0, 1.0, -1.0).astype(np.float32))
         return self

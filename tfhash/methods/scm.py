@@ -37,10 +37,9 @@ everything: the paper's formula taken literally.
 import dataclasses
 
 import numpy as np
-import tensorflow as tf
 
 from tfhash.errors import require
-from tfhash.methods.base import Hasher
+from tfhash.methods.linear import LinearHasher, input_stats
 from tfhash.methods.itq import inverse_sqrt
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, option
@@ -114,47 +113,22 @@ def scm_seq(x, y, labels, bits, ridge=1e-4):
 
 
 @register_method("scm")
-class SCM(Hasher):
+class SCM(LinearHasher):
     """Closed-form SCM-Seq over features (image features and bag-of-words), supervised by labels."""
 
     config_class = SCMConfig
-    closed_form = True
     needs_labels = True
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
-        require(len(self.image_shape) == 1, "scm needs image feature vectors, not raw pixels")
-        dx, dy, bits = self.image_shape[0], self.text_shape[0], self.config.bits
-
-        def state(name, shape):
-            return self.add_weight(name=name, shape=shape, initializer="zeros", trainable=False)
-
-        self.image_mean, self.image_scale = state("image_mean", (dx,)), state("image_scale", (dx,))
-        self.text_mean, self.text_scale = state("text_mean", (dy,)), state("text_scale", (dy,))
-        self.image_projection = state("image_projection", (dx, bits))
-        self.text_projection = state("text_projection", (dy, bits))
-
-    def _encode(self, x, mean, scale, projection):
-        return ((tf.cast(x, tf.float32) - mean) / scale) @ projection
-
-    def encode_image(self, images, training=False):
-        return self._encode(images, self.image_mean, self.image_scale, self.image_projection)
-
-    def encode_text(self, texts, training=False):
-        return self._encode(texts, self.text_mean, self.text_scale, self.text_projection)
+        self.build_linear_maps()
 
     def fit_closed_form(self, train):
         cfg = self.config
         x, y = train.images().astype(np.float64), train.texts().astype(np.float64)
         labels = train.labels()
-        stats = []
-        for data in (x, y):
-            scale = data.std(0) + 1e-6 if cfg.standardize else np.ones(data.shape[1])
-            stats.append((data.mean(0), scale))
+        stats = [input_stats(x, cfg.standardize), input_stats(y, cfg.standardize)]
         xs, ys = (x - stats[0][0]) / stats[0][1], (y - stats[1][0]) / stats[1][1]
         wx, wy, _ = scm_seq(xs, ys, labels, cfg.bits, ridge=cfg.ridge)
-        for var, value in ((self.image_mean, stats[0][0]), (self.image_scale, stats[0][1]),
-                           (self.text_mean, stats[1][0]), (self.text_scale, stats[1][1]),
-                           (self.image_projection, wx), (self.text_projection, wy)):
-            var.assign(value.astype(np.float32))
+        self.set_linear_maps(stats[0] + (wx,), stats[1] + (wy,))
         return self

@@ -58,21 +58,28 @@ def _tag_vocabulary(folder):
     raise TfhashError(f"MIRFlickr tag vocabulary not found: need yall_vocab.txt (or TagList.txt) in {folder}")
 
 
-def encode_tags(tag_lines, vocabulary, max_tokens=None):
-    """(N, L) int32 token ids of comma-separated tag lines; id j+1 = vocabulary[j], OOV = len+1."""
+def token_matrix(sequences, vocabulary, max_tokens=None):
+    """(N, L) int32 ids of word sequences, zero-padded; id j+1 = vocabulary[j], an unknown word len+1.
+
+    L is `max_tokens` (longer sequences are cut), or the longest sequence.
+    """
     index = {w: i + 1 for i, w in enumerate(vocabulary)}
     unknown = len(vocabulary) + 1
-    seqs = [[index.get(t, unknown) for t in line.split(",") if t] for line in tag_lines]
     if max_tokens is None:
-        length = max(1, max((len(s) for s in seqs), default=0))
+        length = max(1, max((len(s) for s in sequences), default=0))
     else:
         length = int(max_tokens)
         require(length > 0, f"max_tokens must be positive, got {max_tokens}")
-    tokens = np.zeros((len(seqs), length), dtype=np.int32)
-    for i, seq in enumerate(seqs):
-        seq = seq[:length]
-        tokens[i, : len(seq)] = seq
+    tokens = np.zeros((len(sequences), length), dtype=np.int32)
+    for i, seq in enumerate(sequences):
+        ids = [index.get(w, unknown) for w in seq[:length]]
+        tokens[i, : len(ids)] = ids
     return tokens
+
+
+def encode_tags(tag_lines, vocabulary, max_tokens=None):
+    """(N, L) int32 token ids of comma-separated tag lines; id j+1 = vocabulary[j], OOV = len+1."""
+    return token_matrix([[t for t in line.split(",") if t] for line in tag_lines], vocabulary, max_tokens)
 
 
 def derive_class_names(labels, annotation_lines):

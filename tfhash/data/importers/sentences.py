@@ -31,6 +31,7 @@ import re
 import numpy as np
 
 from tfhash.data.importers.arrays import open_source
+from tfhash.data.importers.mirflickr import token_matrix
 from tfhash.errors import require
 
 UNKNOWN = "<unk>"
@@ -64,17 +65,7 @@ def encode_sentences(sentence_lists, *, caption="first", max_tokens=None, min_co
     sequences = [choose_text(s, caption) for s in sentence_lists]
     counts = collections.Counter(w for seq in sequences for w in seq)
     vocabulary = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= min_count]
-    index = {w: i + 1 for i, w in enumerate(vocabulary)}
-    unknown = len(vocabulary) + 1
-    if max_tokens is None:
-        length = max(1, max((len(s) for s in sequences), default=0))
-    else:
-        length = int(max_tokens)
-        require(length > 0, f"max_tokens must be positive, got {max_tokens}")
-    tokens = np.zeros((len(sequences), length), dtype=np.int32)
-    for i, seq in enumerate(sequences):
-        ids = [index.get(w, unknown) for w in seq[:length]]
-        tokens[i, : len(ids)] = ids
+    tokens = token_matrix(sequences, vocabulary, max_tokens)
 
     all_words = [[w for s in sentences for w in words(s)] for sentences in sentence_lists]
     bow_counts = collections.Counter(w for ws in all_words for w in ws)

@@ -272,10 +272,19 @@ class Hasher(keras.Model):
         require(pairs, f"the loss of player '{player}' does not depend on its variables")
         spec.optimizer.apply_gradients(pairs)
 
+    def _split_encoder(self, modality, binary):
+        """A `tf.function` of one encoder, made once per model: each call of `encode_split` reuses its graphs."""
+        fns = self.__dict__.setdefault("_split_encoders", {})  # via __dict__: not a tracked Keras attribute
+        if (modality, binary) not in fns:
+            fn = {("image", False): self.encode_image, ("image", True): self.hash_image,
+                  ("text", False): self.encode_text, ("text", True): self.hash_text}[(modality, binary)]
+            fns[(modality, binary)] = tf.function(fn, reduce_retracing=True)
+        return fns[(modality, binary)]
+
     def encode_split(self, split_view, batch_size=256, modality="both", binary=False):
         """Encode a whole split in order; returns {"image": array, "text": array} (float32)."""
-        image_fn = tf.function(self.hash_image if binary else self.encode_image, reduce_retracing=True)
-        text_fn = tf.function(self.hash_text if binary else self.encode_text, reduce_retracing=True)
+        image_fn = self._split_encoder("image", binary)
+        text_fn = self._split_encoder("text", binary)
         out = {"image": [], "text": []}
         for batch in split_view.batches(batch_size):
             if modality in ("both", "image"):

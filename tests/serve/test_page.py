@@ -5,7 +5,6 @@ The page runs the query in its URL (?q=TEXT, as if typed and submitted;
 installed (Debian: `apt-get install chromium`).
 """
 
-import os
 import re
 import shutil
 import subprocess

@@ -1,5 +1,6 @@
 """The base class of every hashing method: a Keras model with two encoders, players and a schedule."""
 
+import collections.abc
 import dataclasses
 
 import keras
@@ -47,13 +48,30 @@ class Player:
     variables: list
     multipliers: tuple = ()
 
-class OptimizerSet(dict):
-    """The method's optimizers by name.
+class OptimizerSet(collections.abc.Mapping):
+    """The method's optimizers by name (read-only; `Hasher.configure` fills it).
 
-    A plain dict subclass on purpose: Keras' `.keras` saving walks Keras
-    containers, and optimizer state belongs in training checkpoints, not in
-    the inference model file.
+    Not a dict on purpose: Keras' `.keras` saving walks every list, tuple and
+    dict attribute of a model and writes what it finds, and optimizer state
+    belongs in training checkpoints, not in the inference model file (for
+    SDCH at its paper widths, Adam's moments were 290 of model.keras' 440 MB).
     """
+
+    def __init__(self):
+        self._optimizers = {}
+
+    def __getitem__(self, name):
+        return self._optimizers[name]
+
+    def __iter__(self):
+        return iter(self._optimizers)
+
+    def __len__(self):
+        return len(self._optimizers)
+
+    def add(self, name, optimizer):
+        """Register player `name`'s optimizer."""
+        self._optimizers[name] = optimizer
 
 
 class Hasher(keras.Model):
@@ -176,7 +194,7 @@ class Hasher(keras.Model):
             player = self._with_backbone_multiplier(player)
             player.optimizer.build(player.variables)
             self._players[name] = player
-            self._optimizer_set[name] = player.optimizer
+            self._optimizer_set.add(name, player.optimizer)
         self.compile(optimizer=None)  # the method's own optimizers update the weights
         self.built = True  # every variable exists since __init__
         return self

@@ -1,6 +1,23 @@
 """Closed-form pieces shared by methods: CCA and the ITQ rotation (NumPy)."""
 
+import contextlib
+
 import numpy as np
+from threadpoolctl import threadpool_limits
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Run the enclosed NumPy linear algebra on one BLAS thread.
+
+    For loops of small products and SVDs (ITQ's 50 Procrustes steps, SCM's
+    per-bit updates): OpenBLAS spreads even a 64 x 64 SVD over every core,
+    and when the cores are busy (TensorFlow's pool, other jobs) its spinning
+    threads make such a loop 60x slower (ITQ on 4,346 x 64 at load 9: 26.7 s
+    against 0.44 s on one thread; BENCHMARKS.md `fixed-cost`).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def inverse_sqrt(matrix, eps=1e-12):
@@ -55,9 +72,10 @@ def itq_rotation(v, iterations=50, seed=0, bits=None):
         if bits < c:
             raise ValueError(f"itq_rotation: bits ({bits}) < dims ({c}); project to {bits} dims first")
         rotation = np.linalg.qr(rng.standard_normal((bits, c)))[0].T
-    for _ in range(iterations):
-        b = np.where(v @ rotation >= 0, 1.0, -1.0)
-        # Fix B, solve the orthogonal Procrustes problem max tr(R^T V^T B).
-        u, _, wt = np.linalg.svd(v.T @ b, full_matrices=False)
-        rotation = u @ wt
+    with single_threaded_blas():
+        for _ in range(iterations):
+            b = np.where(v @ rotation >= 0, 1.0, -1.0)
+            # Fix B, solve the orthogonal Procrustes problem max tr(R^T V^T B).
+            u, _, wt = np.linalg.svd(v.T @ b, full_matrices=False)
+            rotation = u @ wt
     return rotation

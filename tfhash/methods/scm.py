@@ -40,7 +40,7 @@ import numpy as np
 
 from tfhash.errors import require
 from tfhash.methods.linear import LinearHasher, input_stats
-from tfhash.methods.itq import inverse_sqrt
+from tfhash.methods.itq import inverse_sqrt, single_threaded_blas
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, option
 
@@ -101,14 +101,15 @@ def scm_seq(x, y, labels, bits, ridge=1e-4):
     left = [wx_white @ (2.0 * bits * (x.T @ lhat)), wx_white @ (-float(bits) * x.sum(0))[:, None]]
     right = [wy_white @ (y.T @ lhat), wy_white @ y.sum(0)[:, None]]
     wx, wy, eta = np.zeros((x.shape[1], bits)), np.zeros((y.shape[1], bits)), np.zeros(bits)
-    for t in range(bits):
-        u, eta[t], v = top_singular_pair(np.concatenate(left, axis=1), np.concatenate(right, axis=1))
-        wx[:, t], wy[:, t] = wx_white @ u, wy_white @ v
-        bx = np.where(x @ wx[:, t] >= 0, 1.0, -1.0)
-        by = np.where(y @ wy[:, t] >= 0, 1.0, -1.0)
-        # R_{t+1} = R_t - bx by^T: one more pair of factor columns.
-        left.append(wx_white @ (-(x.T @ bx))[:, None])
-        right.append(wy_white @ (y.T @ by)[:, None])
+    with single_threaded_blas():  # matrix-vector products and small QR/SVDs, one bit at a time
+        for t in range(bits):
+            u, eta[t], v = top_singular_pair(np.concatenate(left, axis=1), np.concatenate(right, axis=1))
+            wx[:, t], wy[:, t] = wx_white @ u, wy_white @ v
+            bx = np.where(x @ wx[:, t] >= 0, 1.0, -1.0)
+            by = np.where(y @ wy[:, t] >= 0, 1.0, -1.0)
+            # R_{t+1} = R_t - bx by^T: one more pair of factor columns.
+            left.append(wx_white @ (-(x.T @ bx))[:, None])
+            right.append(wy_white @ (y.T @ by)[:, None])
     return wx, wy, eta
 
 

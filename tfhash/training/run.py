@@ -21,6 +21,7 @@ from tfhash.data.split import SplitView
 from tfhash.errors import TfhashError, require
 from tfhash.eval.diagnostics import output_diagnostics
 from tfhash.eval.report import DEFAULT_R
+from tfhash.layers.hashing import binarize
 from tfhash.methods.registry import get_method
 from tfhash.methods.callbacks import MethodSchedule
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
@@ -190,10 +191,12 @@ def fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose
 def export_codes(model, dataset, run_dir):
     """Encode query and database items of both modalities into `codes.h5`."""
     field = type(model).text_field
-    parts = {}
+    parts, outputs = {}, {}
     for split in ("query", "database"):
         view = SplitView(dataset, split, text_field=field)
-        codes = model.encode_split(view, binary=True)
+        # One pass per split: the codes are the sign of the continuous outputs (`Hasher.hash_image`).
+        outputs[split] = model.encode_split(view, binary=False)
+        codes = {name: binarize(value).numpy() for name, value in outputs[split].items()}
         parts[split] = {
             "image": codes["image"],
             "text": codes["text"],
@@ -207,10 +210,10 @@ def export_codes(model, dataset, run_dir):
         if all(int(r) in train_pos for r in db_rows):
             parts["database"]["unified"] = np.asarray(unified)[[train_pos[int(r)] for r in db_rows]]
     # The continuous outputs before the sign show a collapse the codes may hide (report: output_diagnostics).
-    outputs = model.encode_split(SplitView(dataset, "database", text_field=field), binary=False)
     RunFolder(run_dir).write_codes(query=parts["query"], database=parts["database"],
                                    method=type(model).method_name, bits=model.bits, dataset=dataset.name,
-                                   output_diagnostics={name: output_diagnostics(v) for name, v in outputs.items()})
+                                   output_diagnostics={name: output_diagnostics(v)
+                                                       for name, v in outputs["database"].items()})
 
 
 @releases_run_locks

@@ -20,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_runs  # noqa: E402
+from tfhash.benchmark.harness import unified_report  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 
 TASKS = ("i2t", "t2i")
@@ -58,7 +59,7 @@ def main():
         for seed in args.seeds:
             run_dir, report = bench_runs.run("cmfh", dataset, args.workdir, f"cmfh-{probe}-{bits}-s{seed}",
                                              bits=bits, seed=seed, **settings)
-            unified = bench_runs.unified_report(run_dir)
+            unified = unified_report(run_dir)
             rows = {"CMFH, unified database": unified, "CMFH, out-of-sample database": report}
             if not settings:
                 _, rows["CCA-ITQ, out-of-sample database"] = bench_runs.run(

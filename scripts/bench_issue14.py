@@ -1,10 +1,10 @@
-"""Issue 14's measurements: UCH's and UGACH's options on a validation split, test-set and MIRFlickr runs.
+"""Issue 14's model selection: UCH's and UGACH's options on a validation split of the training pairs.
 
     python scripts/bench_issue14.py uch-validation VARIANT...     # 64 bits on a split of the training pairs
     python scripts/bench_issue14.py ugach-validation VARIANT...
-    python scripts/bench_issue14.py uch-test BITS/SEED...         # bundled Wikipedia test queries, both protocols
-    python scripts/bench_issue14.py mirflickr METHOD BITS SEEDS   # MIRFlickr real features (run `--import` once)
 
+Test-query and MIRFlickr comparisons over seeds are `tfhash benchmark`'s
+(BENCHMARKS.md `harness-unsupervised`, `harness-unsupervised-mirflickr`).
 Runs go through `bench_runs.run` (cached in --workdir); each prints MAP@all
 I->T / T->I and the code diagnostics. The validation split is
 `tfhash.data.resplit.validation_split` of the bundled set (473 queries),
@@ -34,7 +34,6 @@ UGACH = {"ugach": {}, "ugach-sig": {"reward": "sigmoid"},
          "baseline-matched": {"variant": "baseline", "baseline_schedule": "matched"},
          "baseline-matched-g2": {"variant": "baseline", "baseline_schedule": "matched", "generator_epochs": 2,
                                  "epochs": 59}}
-MIRFLICKR = "/work/shared/data/mirflickr25k"
 
 
 def show(name, report):
@@ -43,58 +42,23 @@ def show(name, report):
                                       for k, v in d.items()}, flush=True)
 
 
-def import_mirflickr(work, seeds):
-    """The 730 pairs with real CNN features: EfficientNet-Lite2 images, YAll tags, LAll labels; 130 queries."""
-    import numpy as np
-    import scipy.io
-
-    feats = os.path.join(MIRFLICKR, "features")
-    with open(os.path.join(feats, "efficientnet-lite2.rows.txt"), encoding="utf-8") as f:
-        rows = [int(line.split("\t")[0]) for line in f if line.strip()]
-    arrays = {"images": np.load(os.path.join(feats, "efficientnet-lite2.npy")).astype(np.float32),
-              "texts": scipy.io.loadmat(os.path.join(MIRFLICKR, "mirflickr25k-yall.mat"))["YAll"][rows].astype(np.float32),
-              "labels": scipy.io.loadmat(os.path.join(MIRFLICKR, "mirflickr25k-lall.mat"))["LAll"][rows].astype(np.uint8)}
-    for name, value in arrays.items():
-        np.save(os.path.join(work, f"{name}.npy"), value)
-    for seed in seeds:
-        os.system(f"{sys.executable} -m tfhash data import arrays --images {work}/images.npy --texts {work}/texts.npy "
-                  f"--labels {work}/labels.npy --query-size 130 --seed {seed} --out {work}/mir-s{seed}.h5")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("uch-validation", "ugach-validation", "uch-test", "mirflickr"))
+    parser.add_argument("what", choices=("uch-validation", "ugach-validation"))
     parser.add_argument("args", nargs="*")
     parser.add_argument("--workdir", default="/tmp/tfhash-bench-issue14")
-    parser.add_argument("--import", dest="do_import", action="store_true")
     a = parser.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     from tfhash.data.bundled import default_dataset_path
     from tfhash.data.resplit import validation_split
 
-    if a.what.endswith("validation"):
-        val = os.path.join(a.workdir, "wiki-val.h5")
-        if not os.path.exists(val):
-            validation_split(default_dataset_path(), val, query_size=473, seed=1)
-        method, table = ("uch", UCH) if a.what == "uch-validation" else ("ugach", UGACH)
-        for name in a.args:
-            _, rep = bench_runs.run(method, val, a.workdir, f"{method}-val-{name}", bits=64, seed=0, **table[name])
-            show(name, rep)
-    elif a.what == "uch-test":
-        for spec in a.args:
-            bits, seed = map(int, spec.split("/"))
-            run_dir, rep = bench_runs.run("uch", default_dataset_path(), a.workdir, f"uch-{bits}-s{seed}",
-                                          bits=bits, seed=seed)
-            u = bench_runs.unified_report(run_dir)
-            print("unified", bits, seed, round(u["map_all"]["i2t"], 4), round(u["map_all"]["t2i"], 4), flush=True)
-    else:
-        method, bits_list, seeds = a.args[0], a.args[1].split(","), [int(s) for s in a.args[2].split(",")]
-        if a.do_import:
-            import_mirflickr(a.workdir, seeds)
-        for bits in bits_list:
-            for seed in seeds:
-                bench_runs.run(method, os.path.join(a.workdir, f"mir-s{seed}.h5"), a.workdir,
-                               f"mir-{method}-{bits}-s{seed}", bits=int(bits), seed=seed)
+    val = os.path.join(a.workdir, "wiki-val.h5")
+    if not os.path.exists(val):
+        validation_split(default_dataset_path(), val, query_size=473, seed=1)
+    method, table = ("uch", UCH) if a.what == "uch-validation" else ("ugach", UGACH)
+    for name in a.args:
+        _, rep = bench_runs.run(method, val, a.workdir, f"{method}-val-{name}", bits=64, seed=0, **table[name])
+        show(name, rep)
 
 
 if __name__ == "__main__":

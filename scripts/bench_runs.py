@@ -51,15 +51,6 @@ def run(method, dataset, work, tag, **settings):
     return run_dir, report
 
 
-def unified_report(run_dir):
-    """MAP of a run's query codes against its learned training codes B (the unified protocol), nothing written."""
-    from tfhash.eval.report import cross_modal_report
-    from tfhash.training.run_folder import read_codes
-
-    return cross_modal_report(read_codes(os.path.join(run_dir, "codes.h5")), R=R, tasks=TASKS,
-                              database_protocol="unified")
-
-
 def map_table(rows, seconds=True, chance=True):
     """Markdown table of (name, bits, report) rows: MAP@all and MAP@R both ways, and a random-codes row."""
     head = "| method | bits | i2t MAP@all | t2i MAP@all | i2t MAP@50 | t2i MAP@50 |" + (" train s |" if seconds else "")

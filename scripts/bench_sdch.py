@@ -23,7 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_runs import R, map_table, mirflickr_images, plot_rows, run, unified_report  # noqa: E402
+from bench_runs import R, map_table, mirflickr_images, plot_rows, run  # noqa: E402
+from tfhash.benchmark.harness import unified_report  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 from tfhash.data.bundled import default_dataset_path  # noqa: E402
 

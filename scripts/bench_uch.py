@@ -21,6 +21,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_runs  # noqa: E402
+from tfhash.benchmark.harness import unified_report  # noqa: E402
 from benchmarks_md import plot_map_vs_bits, write_section  # noqa: E402
 from tfhash.data.resplit import validation_split  # noqa: E402
 
@@ -48,7 +49,7 @@ def run(method, bits, dataset, root, **settings):
     run_dir, report = bench_runs.run(method, dataset, root, f"{method}-{bits}", bits=bits, **settings)
     reports = {"out-of-sample": report}
     if "database_unified" in RunFolder(run_dir).read_codes():  # the method learns codes B
-        reports["unified"] = bench_runs.unified_report(run_dir)
+        reports["unified"] = unified_report(run_dir)
     return reports, report.get("seconds", 0)
 
 

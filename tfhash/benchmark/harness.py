@@ -219,17 +219,18 @@ def run_one(run, *, verbose=0):
     return ("resumed" if resume else "trained"), seconds, folder.read_report()
 
 
-def unified_report(run):
+def unified_report(run_dir, seed=0):
     """MAP of a run's query codes against its learned database codes B (the unified protocol), or None.
 
     None for methods that learn no B (e.g. CCA-ITQ). Computed from codes.h5,
-    nothing written: the run folder stays as `train` left it.
+    nothing written: the run folder stays as `train` left it. `seed` draws
+    the random-codes baseline.
     """
     from tfhash.eval.report import cross_modal_report
-    codes = RunFolder(run.run_dir).read_codes()
+    codes = RunFolder(run_dir).read_codes()
     if "database_unified" not in codes:
         return None
-    return cross_modal_report(codes, R=R, seed=run.seed, tasks=("i2t", "t2i"), database_protocol="unified")
+    return cross_modal_report(codes, R=R, seed=seed, tasks=("i2t", "t2i"), database_protocol="unified")
 
 
 def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, validation=False,
@@ -270,7 +271,7 @@ def run_benchmark(dataset_paths, methods, bits, seeds, out, *, settings=None, va
                         "run_dir": run.run_dir, "dataset_file": run.dataset_path, "status": status,
                         "seconds": seconds, "config": run.config.to_dict(), "report": report})
         if unified:
-            records[-1]["unified_report"] = unified_report(run)
+            records[-1]["unified_report"] = unified_report(run.run_dir, seed=run.seed)
 
     spec = {"datasets": [dataclasses.asdict(d) for d in datasets], "methods": kinds, "bits": bits, "seeds": seeds,
             "reference": reference, "validation": validation, "unified": unified, "R": R, "settings": settings or {},

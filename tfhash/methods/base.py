@@ -296,7 +296,10 @@ class Hasher(keras.Model):
         if (modality, binary) not in fns:
             fn = {("image", False): self.encode_image, ("image", True): self.hash_image,
                   ("text", False): self.encode_text, ("text", True): self.hash_text}[(modality, binary)]
-            fns[(modality, binary)] = tf.function(fn, reduce_retracing=True)
+            # No AutoGraph: encoders are straight-line graphs, and AutoGraph's conversion cache once handed a
+            # long pixel-mode TUCH run another method's converted function here (`_text_targets` for
+            # `encode_image`: "unexpected keyword argument 'training'") when it saved its codes.
+            fns[(modality, binary)] = tf.function(fn, reduce_retracing=True, autograph=False)
         return fns[(modality, binary)]
 
     def encode_split(self, split_view, batch_size=256, modality="both", binary=False):

@@ -14,7 +14,7 @@ def single_threaded_blas():
     per-bit updates): OpenBLAS spreads even a 64 x 64 SVD over every core,
     and when the cores are busy (TensorFlow's pool, other jobs) its spinning
     threads make such a loop 60x slower (ITQ on 4,346 x 64 at load 9: 26.7 s
-    against 0.44 s on one thread; BENCHMARKS.md `fixed-cost`).
+    against 0.44 s on one thread; README, Benchmarks).
     """
     with threadpool_limits(limits=1, user_api="blas"):
         yield

@@ -307,7 +307,8 @@ class SDCH(Hasher):
         """Features F_x, F_y of the whole training split, in split order (inference mode)."""
         if self._forward_fn is None:  # traced once, reused after every epoch
             self._forward_fn = tf.function(lambda x, y: (self.image_net(x, training=False),
-                                                         self.text_net(y, training=False)), reduce_retracing=True)
+                                                         self.text_net(y, training=False)), reduce_retracing=True,
+                                           autograph=False)  # straight-line; see Hasher._split_encoder
         fx, fy = [], []
         for batch in train.batches(256):
             x, y = self._forward_fn(batch["image"], batch["text"])

@@ -381,7 +381,7 @@ class UCH(Hasher):
         if self._code_fn is None:  # one graph for all epochs (encode_split would retrace every call)
             self._code_fn = tf.function(
                 lambda batch: binarize(self.encode_image(batch["image"]) + self.encode_text(batch["text"])),
-                reduce_retracing=True)
+                reduce_retracing=True, autograph=False)  # straight-line; see Hasher._split_encoder
         self.codes.assign(tf.concat([self._code_fn(batch) for batch in train.batches(1024)], axis=0))
 
     def unified_codes(self):

@@ -78,9 +78,10 @@ class ImageBackboneSettings:
 
     image_backbone: str = option("alexnet-small", "CNN for raw-pixel images (tfhash.layers.backbones); unused on "
                                  "feature vectors.", choices=BACKBONES)
-    backbone_weights: str = option("auto", "Weights of the image backbone: imagenet (Keras downloads and caches "
-                                   "them), none (random), a weights file, or auto = imagenet for the networks that "
-                                   "have them (keras.applications, resnet18), none for the AlexNet kinds.")
+    backbone_weights: str = option("auto", "Weights of the image backbone: imagenet (Keras, or keras-hub for "
+                                   "resnet18, downloads and caches them), none (random), a weights file, or auto = "
+                                   "imagenet for the networks that have them (keras.applications, resnet18), none for "
+                                   "the AlexNet kinds.")
     conv_filters: tuple[int, ...] = option(ALEXNET_FILTERS, "conv1-conv5 widths of the AlexNet kinds (AlexNet's).")
     backbone_learning_rate_multiplier: float = option(
         1.0, "Learning-rate multiplier of the backbone's layers when fine-tuning (SDCH's paper: 0.1 on its "

@@ -7,8 +7,10 @@ hashing network codes both views:
   or an LSTM over tokens (`tuch-seq`), from `tfhash.layers.text`.
 * G(z, t): generator; DCGAN deconvolutions for pixel datasets, an MLP for
   feature datasets (`tfhash.layers.generators`).
-* H: the discriminative hashing network. Image branch (ResNet-18 on pixels,
-  MLP on features) -> FC-I -> r (K dims) -> discrete layer h = sign(r) with
+* H: the discriminative hashing network. Image branch (on pixels the
+  paper's ImageNet ResNet-18: keras-hub's `ResNetBackbone` through the
+  shared `image_backbone` / `backbone_weights` settings; an MLP on
+  features) -> FC-I -> r (K dims) -> discrete layer h = sign(r) with
   the straight-through estimator of eq. 8 (`SignSTE`) -> phi = W_h h, the
   semantic embedding with the label loss of eq. 3. Text branch: FC on t.
   H_D(x, t): [FC-I, text branch] concatenated -> discriminator logit.
@@ -56,8 +58,12 @@ Choices the paper leaves open (or gets wrong), and what this does:
 * H_D: [r, text branch] -> dense (leaky ReLU) -> logit; a linear logit on
   the concatenation could not judge whether x and t match.
 * Features (datasets of image vectors) are standardised with training
-  statistics; pixels are scaled to [-1, 1], G's tanh range. ResNet-18 is
-  trained from scratch (no ImageNet weights here); width is an option.
+  statistics; pixels are scaled to [-1, 1], G's tanh range, and mapped
+  back to [0, 255] in front of the backbone, which applies its own ImageNet
+  preprocessing. `backbone_weights auto` loads keras-hub's
+  `resnet_18_imagenet` preset (downloaded once; offline this is a one-line
+  error): pass a local weights file of the network or `none` (random
+  initialisation, trained from scratch with H).
 * Optimiser: Adam (2e-4, beta_1 0.5) for G and H as in Reed et al./DCGAN
   (the paper only says mini-batch SGD); Adam 1e-3 for the text autoencoder.
 * Text codes at inference: `text_code="zero"` uses z = 0; `"vote"` takes

@@ -6,9 +6,10 @@ Parts (``--parts``, comma-separated):
   vectors, BoW-MLP text encoder on the 10-d LDA topics) and ``cca-itq`` on
   the bundled Wikipedia set (2,173 train = database, 693 queries).
 * ``mirflickr``: ``tuch-seq`` (pixel mode: DCGAN generator of 64x64x3
-  images, ResNet-18 image branch, LSTM over the raw tag sequence) on the 730
+  images, keras-hub ResNet-18 image branch, randomly initialised: no
+  ImageNet weights offline; LSTM over the raw tag sequence) on the 730
   MIRFlickr-25K pairs whose image is present (600 train = database, 130
-  queries). ``cca-itq`` needs vectors: it reads the same pairs with pixels
+  queries), one run per ``--seeds`` entry. ``cca-itq`` needs vectors: it reads the same pairs with pixels
   average-pooled to 16x16x3 (768-d) and the 1,386-d tag bag-of-words.
   Saves a grid of generated images of the first query texts as PNG.
 * ``textcode``: for every TUCH run above, MAP on the *training* pairs
@@ -24,11 +25,14 @@ Parts (``--parts``, comma-separated):
   (100 validation queries, 500 train = database), next to CCA-ITQ there.
 
 Both retrieval directions (i2t, t2i), MAP@all and MAP@50. Runs land in
-``--work`` (reused when a run with the same settings is there); the tables
-go to section ``tuch`` of BENCHMARKS.md, the image grid to
-docs/benchmarks/tuch_mirflickr_generated.png.
+``--work`` (reused when a run with the same settings is there); the feature-mode
+tables go to section ``tuch`` of BENCHMARKS.md, the pixel-mode ones
+(``mirflickr``, its text-code rows, ``pixel-validation``) to section
+``tuch-pixels``, the image grid to docs/benchmarks/tuch_mirflickr_generated.png.
+A section is written only when one of its parts ran.
 
-    nice python scripts/bench_tuch.py --parts wikipedia,textcode,mirflickr,validation
+    nice python scripts/bench_tuch.py --parts wikipedia,textcode,validation
+    nice python scripts/bench_tuch.py --parts mirflickr,textcode --seeds 0,1
 """
 
 import argparse
@@ -87,9 +91,10 @@ def main():
     parser.add_argument("--bits", default="16,32,64")
     parser.add_argument("--mirflickr", default="/work/shared/data/mirflickr25k")
     parser.add_argument("--pixel-settings", default='{"epochs": 40, "text_epochs": 15, "gan_epochs": 5, '
-                        '"batch_size": 32, "resnet_width": 16, "generator_width": 16, "learning_rate": 0.001}',
+                        '"batch_size": 32, "generator_width": 16, "learning_rate": 0.001, "backbone_weights": "none"}',
                         help="tuch-seq settings for MIRFlickr pixels (JSON): CPU-sized, chosen on a validation "
-                        "split of the 600 training pairs")
+                        "split of the 600 training pairs; random backbone (no ImageNet download offline)")
+    parser.add_argument("--seeds", default="0", help="seeds of the MIRFlickr tuch-seq runs (comma-separated)")
     parser.add_argument("--work", default="runs/bench-tuch")
     args = parser.parse_args()
     parts = args.parts.split(",")
@@ -98,6 +103,8 @@ def main():
     os.makedirs(args.work, exist_ok=True)
     wiki = default_dataset_path()
     sections, textcode_rows = [], []
+    pixel_sections, pixel_textcode_rows = [], []
+    seeds = [int(s) for s in args.seeds.split(",")]
 
     if "wikipedia" in parts:
         rows = []
@@ -123,24 +130,30 @@ def main():
             rows.append(("cca-itq (pooled pixels + BoW)", b,
                          run("cca-itq", vectors, args.work, f"mir-cca-itq-{b}", bits=b)[1]))
             rows.append(("scm (pooled pixels + BoW)", b, run("scm", vectors, args.work, f"mir-scm-{b}", bits=b)[1]))
-            run_dir, report = run("tuch-seq", pixels, args.work, f"mir-tuch-seq-{b}", bits=b, **pixel_settings)
-            rows.append(("tuch-seq (ResNet-18 + DCGAN + tag LSTM)", b, report))
-            if "textcode" in parts:
-                textcode_rows.append(("mirflickr tuch-seq", b, train_split_maps(run_dir, pixels)))
+            for seed in seeds:
+                tag = f"mir-tuch-seq-{b}" + (f"-seed{seed}" if seed else "")
+                run_dir, report = run("tuch-seq", pixels, args.work, tag, bits=b, seed=seed, **pixel_settings)
+                rows.append((f"tuch-seq (ResNet-18 + DCGAN + tag LSTM), seed {seed}", b, report))
+                if "textcode" in parts:
+                    pixel_textcode_rows.append((f"mirflickr tuch-seq, seed {seed}", b,
+                                                train_split_maps(run_dir, pixels)))
         grid = os.path.join(ROOT, "docs", "benchmarks", "tuch_mirflickr_generated.png")
         load(run_dir).save_sample_grid(SplitView(PairedDataset(pixels), "query", text_field="tokens"), grid, count=4,
                                        noise_samples=2)
-        sections.append(
+        pixel_sections.append(
             "### MIRFlickr-25K raw-image subset (730 pairs: 600 train = database, 130 queries), 64 px, pixel mode\n\n"
-            f"tuch-seq: `{json.dumps(pixel_settings)}`, other settings the defaults; raw tag sequences "
+            f"tuch-seq: `{json.dumps(pixel_settings)}`, other settings the defaults (image backbone: keras-hub's "
+            "ResNet-18 `ResNetBackbone`, randomly initialised: its ImageNet preset cannot be downloaded here, "
+            "so these are not the paper's pretrained features); raw tag sequences "
             f"(up to 25 tags). Generated images of the first 4 query texts (columns: real image, G(0, t), "
             f"G(z_i, t) for 2 fixed z_i), last run: `{os.path.basename(grid)}`.\n\n" + map_table(rows) + "\n\n"
             + plot_rows("tuch-mirflickr", rows, "TUCH (pixel mode) vs CCA-ITQ, MIRFlickr raw-image subset"))
 
-    if textcode_rows:
-        sections.append("### Text code at inference: z = 0 vs vote (training pairs, MAP@all)\n\n"
-                        "Train texts against train images with each run's own model; the queries are not used.\n\n"
-                        + textcode_table(textcode_rows))
+    for rows, out in ((textcode_rows, sections), (pixel_textcode_rows, pixel_sections)):
+        if rows:
+            out.append("### Text code at inference: z = 0 vs vote (training pairs, MAP@all)\n\n"
+                       "Train texts against train images with each run's own model; the queries are not used.\n\n"
+                       + textcode_table(rows))
 
     if "validation" in parts:
         val = validation_split(wiki, os.path.join(args.work, "wikipedia-validation.h5"), query_size=400)
@@ -164,11 +177,15 @@ def main():
             settings = {**pixel_settings, "learning_rate": lr}
             rows.append((f"tuch-seq, learning_rate {lr:g}", 32,
                          run("tuch-seq", val_pixels, args.work, f"mirval-tuch-seq-lr{lr:g}", bits=32, **settings)[1]))
-        sections.append("### Validation split of the MIRFlickr training pairs (100 queries, 500 train), 32 bits\n\n"
-                        f"tuch-seq: `{json.dumps(pixel_settings)}` but the learning rate.\n\n" + map_table(rows))
+        pixel_sections.append(
+            "### Validation split of the MIRFlickr training pairs (100 queries, 500 train), 32 bits\n\n"
+            f"tuch-seq: `{json.dumps(pixel_settings)}` but the learning rate.\n\n" + map_table(rows))
 
-    write_section("tuch", "TUCH: MAP next to CCA-ITQ", "`train s`: wall seconds of a run (training, encoding, "
-                  "scoring).\n\n" + "\n\n".join(sections))
+    intro = "`train s`: wall seconds of a run (training, encoding, scoring).\n\n"
+    if sections:
+        write_section("tuch", "TUCH: MAP next to CCA-ITQ", intro + "\n\n".join(sections))
+    if pixel_sections:
+        write_section("tuch-pixels", "TUCH pixel mode: MAP next to CCA-ITQ", intro + "\n\n".join(pixel_sections))
 
 if __name__ == "__main__":
     main()

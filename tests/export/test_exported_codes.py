@@ -186,3 +186,48 @@ def test_pixel_image_models_export_with_an_image_tensor_input(tmp_path_factory):
     codes = signature(image=tf.constant(images))["codes"].numpy()
     np.testing.assert_array_equal(codes, numpy(model.hash_image(images)).astype(np.int8))
     assert len(np.unique(codes, axis=0)) > 1
+
+
+def test_tuch_pixel_model_with_keras_hubs_resnet18_reloads_and_exports(tmp_path_factory, monkeypatch):
+    """TUCH's keras-hub ResNet-18 survives model.keras (`tfhash.load_model`) and the SavedModel with the same codes.
+
+    Reloading reads the saved weights only: neither the backbone's weights file
+    (deleted here) nor an ImageNet download is needed.
+    """
+    import keras_hub
+    import tensorflow as tf
+    from keras_hub.src.utils import preset_utils
+
+    import tfhash
+    from tests.helpers import structured_dataset
+    from tfhash.data.split import SplitView
+    from tfhash.export.saved_model import export_model
+    from tfhash.layers.backbones import RESNET18
+    from tfhash.methods.tuch import TUCHConfig
+    from tfhash.training.run_folder import save_model_file
+
+    root = tmp_path_factory.mktemp("tuch-pixels")
+    weights = str(root / "resnet18.weights.h5")
+    keras_hub.models.ResNetBackbone(**RESNET18, image_shape=(32, 32, 3)).save_weights(weights)
+    path = structured_dataset(root, n=40, query_size=8, image_kind="pixels", image_size=32, text_dim=20,
+                              num_classes=3)
+    model, dataset = build_fitted("tuch", path, **{**TUCHConfig.test_settings, "backbone_weights": weights,
+                                                   "generator_width": 8})
+    query = SplitView(dataset, "query", text_field="bow")
+    images, texts = query.images().astype(np.float32), query.texts().astype(np.float32)
+    save_model_file(model, str(root / "model.keras"))
+    base = export_model(model, str(root / "served"))
+    os.remove(weights)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("reloading a saved model must not fetch ImageNet weights")
+
+    monkeypatch.setattr(preset_utils.kagglehub, "model_download", no_download)
+    loaded = tfhash.load_model(str(root / "model.keras"))
+    assert loaded.config.image_backbone == "resnet18" and loaded.config.backbone_weights == weights
+    np.testing.assert_allclose(numpy(loaded.encode_image(images)), numpy(model.encode_image(images)), atol=1e-5)
+    np.testing.assert_array_equal(numpy(loaded.hash_text(texts)), numpy(model.hash_text(texts)))
+    served = tf.saved_model.load(base)
+    codes = served.signatures["encode_image"](image=tf.constant(images))["codes"].numpy()
+    np.testing.assert_array_equal(codes, numpy(model.hash_image(images)).astype(np.int8))
+    assert len(np.unique(codes, axis=0)) > 1

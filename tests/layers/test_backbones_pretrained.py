@@ -115,14 +115,26 @@ def test_alexnet_weights_file_round_trip(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), net.predict(x, verbose=0), atol=1e-6)
 
 
-def test_resnet18_needs_keras_hub_or_builds_512_d():
-    try:
-        import keras_hub  # noqa: F401
-    except ImportError:
-        with pytest.raises(TfhashError, match="needs keras-hub"):
-            image_backbone((64, 64, 3), "resnet18")
-        return
+def test_resnet18_is_keras_hubs_resnet_backbone_with_512_d_output():
+    import keras_hub
+
     net = image_backbone((64, 64, 3), "resnet18")
     assert net.output_shape == (None, 512)
+    assert any(isinstance(layer, keras_hub.models.ResNetBackbone) for layer in net.layers)
     # ResNet-18 without its classifier: 11,186,112 weights (He et al. 2016), BN statistics included
     assert net.count_params() == 11_186_112
+
+
+def test_failed_resnet18_preset_fetch_is_one_clear_error(monkeypatch, capsys):
+    import requests
+    from keras_hub.src.utils import preset_utils
+
+    def refuse(handle, path=None, **kwargs):  # what kagglehub raises without network (requests' ConnectionError)
+        raise requests.exceptions.ConnectionError("Failed to resolve 'api.kaggle.com'")
+
+    monkeypatch.setattr(preset_utils.kagglehub, "model_download", refuse)
+    with pytest.raises(TfhashError) as err:
+        image_backbone((64, 64, 3), "resnet18", weights="imagenet")
+    assert str(err.value) == ("could not fetch ImageNet weights for resnet18 (offline?): "
+                              "pass --backbone-weights FILE or none")
+    assert "Downloading" not in capsys.readouterr().out

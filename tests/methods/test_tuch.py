@@ -82,7 +82,7 @@ def test_text_codes_zero_and_vote_are_deterministic():
 
 
 def test_pixel_mode_generates_images():
-    model = _model("tuch-seq", image_shape=(16, 16, 3), resnet_width=4, generator_width=4, embedding_dim=8)
+    model = _model("tuch-seq", image_shape=(16, 16, 3), backbone_weights="none", generator_width=4, embedding_dim=8)
     tokens = np.array([[3, 4, 5, 0, 0, 0], [7, 0, 0, 0, 0, 0], [2, 9, 9, 9, 1, 6]], np.int32)
     images = model.generate_images(tokens)
     assert images.shape == (3, 16, 16, 3) and images.dtype == np.uint8
@@ -91,12 +91,69 @@ def test_pixel_mode_generates_images():
         _model().generate_images(np.zeros((1, 12), np.float32))
 
 
+def test_pixel_image_branch_is_keras_hubs_resnet18_fed_g_space_pixels():
+    import keras_hub
+
+    model = _model(image_shape=(32, 32, 3), backbone_weights="none", generator_width=4)
+    assert model.config.image_backbone == "resnet18"  # the paper's ResNet-18 by default
+    cnn = model.image_branch.get_layer("h_cnn")
+    assert any(isinstance(layer, keras_hub.models.ResNetBackbone) for layer in cnn.layers)
+    assert model._backbones == [cnn]  # the shared mechanism: backbone_learning_rate_multiplier reaches it
+    # H reads G's tanh space: -1 and 1 are pixels 0 and 255 on the backbone's input.
+    to_pixels = model.image_branch.get_layer("h_pixels")
+    np.testing.assert_allclose(to_pixels(np.array([[-1.0, 0.0, 1.0]], np.float32)), [[0.0, 127.5, 255.0]])
+
+
+def test_resnet18_weights_file_loads_through_tuchs_settings(tmp_path):
+    """A file written from a keras-hub ResNetBackbone gives H's backbone exactly that network's pooled outputs."""
+    import keras_hub
+
+    from tfhash.layers.backbones import RESNET18
+
+    keras.utils.set_random_seed(5)
+    source = keras_hub.models.ResNetBackbone(**RESNET18, image_shape=(32, 32, 3))
+    path = str(tmp_path / "resnet18.weights.h5")
+    source.save_weights(path)
+    keras.utils.set_random_seed(6)  # another random start: only the file can make the two agree
+    model = _model(image_shape=(32, 32, 3), backbone_weights=path, generator_width=4)
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype(np.float32)
+    # keras-hub's ResNet presets normalise with the ImageNet mean and std of [0, 1] pixels
+    normalised = (pixels / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    expected = np.mean(keras.ops.convert_to_numpy(source(normalised.astype(np.float32), training=False)), axis=(1, 2))
+    got = keras.ops.convert_to_numpy(model.image_branch.get_layer("h_cnn")(pixels, training=False))
+    assert got.shape == (3, 512) and np.abs(expected).max() > 1e-3
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    random = _model(image_shape=(32, 32, 3), backbone_weights="none", generator_width=4)
+    assert np.abs(keras.ops.convert_to_numpy(random.image_branch.get_layer("h_cnn")(pixels)) - expected).max() > 1e-3
+
+
+def test_offline_imagenet_default_is_one_line_error_and_writes_nothing(tmp_path, monkeypatch):
+    import requests
+    from keras_hub.src.utils import preset_utils
+
+    from tests.helpers import assert_one_line_error
+
+    def refuse(handle, path=None, **kwargs):  # what kagglehub raises without network
+        raise requests.exceptions.ConnectionError("Failed to resolve 'api.kaggle.com'")
+
+    monkeypatch.setattr(preset_utils.kagglehub, "model_download", refuse)
+    path = str(tmp_path / "pixels.h5")
+    write_synthetic(path, 20, query_size=5, image_kind="pixels", image_size=32, text_dim=12, num_classes=3)
+    out = tmp_path / "run"
+    result = run_cli("train", "tuch", "--dataset", path, "--out", out, "--epochs", 3, "--text-epochs", 1,
+                     "--gan-epochs", 1)  # --backbone-weights auto = the ImageNet preset
+    assert_one_line_error(result, "could not fetch ImageNet weights for resnet18 (offline?): "
+                                  "pass --backbone-weights FILE or none")
+    assert not out.exists()
+
+
 def test_evaluate_writes_the_generated_images_grid_in_pixel_mode(tmp_path, caplog):
     path = str(tmp_path / "pixels.h5")
     write_synthetic(path, 40, query_size=10, image_kind="pixels", image_size=16, text_kind="tokens", vocab_size=30,
                     max_tokens=6, num_classes=3)
     run_dir, report = train_run("tuch-seq", tmp_path, path, bits=8, epochs=1, text_epochs=0, gan_epochs=0,
-                                batch_size=10, resnet_width=4, generator_width=4, embedding_dim=8, **SMALL)
+                                batch_size=10, backbone_weights="none", generator_width=4, embedding_dim=8,
+                                **SMALL)
     grid = os.path.join(run_dir, "generated_images.png")
     assert report["figures"] == {"generated_images": grid}  # train's own evaluation drew it, from the live model
     os.remove(grid)

@@ -31,7 +31,10 @@ Kinds:
   network's 224 x 224 input, so other sizes are resized inside the model.
 * ``resnet18``: ResNet-18 (basic blocks 2-2-2-2, 512-d average pool; TUCH)
   from keras-hub's `ResNetBackbone`, whose ImageNet preset is
-  ``resnet_18_imagenet``. Needs the `keras-hub` package.
+  ``resnet_18_imagenet`` (keras-hub is imported only when this kind is
+  built). The keras-hub network keeps its ImageNet stem (7 x 7 / 2
+  convolution and 3 x 3 / 2 max-pooling), so a 64 px image ends as a 2 x 2
+  map before the pool.
 
 Weights (``weights=``): ``"none"`` random initialisation; ``"imagenet"``
 the ImageNet-pretrained weights, which Keras (keras-hub for resnet18)
@@ -243,10 +246,7 @@ def _application(kind, x, input_shape, weights, output):
 
 def _resnet18(x, input_shape, weights):
     """keras-hub's ResNet-18 trunk, global-average-pooled to 512-d."""
-    try:
-        import keras_hub
-    except ImportError:
-        raise TfhashError("the resnet18 backbone needs keras-hub: pip install keras-hub") from None
+    import keras_hub  # a dependency, imported here: it adds seconds to `import tfhash` and only resnet18 needs it
     if weights == "imagenet":
         try:
             net = _download_quietly(

@@ -99,7 +99,7 @@ class Hasher(keras.Model):
     closed_form = False
 
     def __init__(self, config=None, *, image_shape, text_shape, num_classes=None, vocabulary_size=None,
-                 train_size=None, **kwargs):
+                 train_size=None, restoring=False, **kwargs):
         super().__init__(**kwargs)
         if config is None:
             config = self.config_class()
@@ -114,6 +114,7 @@ class Hasher(keras.Model):
         self._optimizer_set = OptimizerSet()
         self._players = {}
         self._backbones = []  # CNNs built by `image_backbone_network` (their layers get the backbone multiplier)
+        self._restoring = bool(restoring)  # rebuilt by `from_config`: the saved weights replace the backbone's
         self._phase = None  # the Phase the train function is traced for (set by `begin_epoch`)
         # Epochs begun: a model variable, so checkpoints hold it and graph code may read it.
         self.epoch_clock = self.add_weight(name="epoch_clock", shape=(), dtype="int32", initializer="zeros",
@@ -133,7 +134,8 @@ class Hasher(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        """Rebuild a saved model; its backbone starts random, since the file's weights replace it anyway."""
+        return cls(**config, restoring=True)
 
     # --- encoding -----------------------------------------------------------
     @property
@@ -169,9 +171,11 @@ class Hasher(keras.Model):
         `auto` is ImageNet for the networks that have such weights and random
         for the AlexNet kinds; a failed ImageNet download is a one-line error.
         A file holds that network's own weights (e.g. Keras' ``*_notop.h5``).
+        A model rebuilt from a saved file starts random: loading it must work
+        offline and after the weights file has gone.
         """
         cfg = self.config
-        weights = cfg.backbone_weights
+        weights = "none" if self._restoring else cfg.backbone_weights
         if weights == "auto":
             weights = "none" if cfg.image_backbone.startswith("alexnet") else "imagenet"
         net = image_backbone(self.image_shape, kind=cfg.image_backbone, filters=cfg.conv_filters, weights=weights,

@@ -1,7 +1,6 @@
 """Method configs: dataclasses whose defaults are the paper's, each field with help text."""
 
 import dataclasses
-import os
 import typing
 
 from tfhash.errors import TfhashError, require
@@ -79,9 +78,10 @@ class ImageBackboneSettings:
 
     image_backbone: str = option("alexnet-small", "CNN for raw-pixel images (tfhash.layers.backbones); unused on "
                                  "feature vectors.", choices=BACKBONES)
-    backbone_weights: str = option("auto", "Weights of the image backbone: imagenet (Keras downloads and caches "
-                                   "them), none (random), a weights file, or auto = imagenet for the networks that "
-                                   "have them (keras.applications, resnet18), none for the AlexNet kinds.")
+    backbone_weights: str = option("auto", "Weights of the image backbone: imagenet (Keras, or keras-hub for "
+                                   "resnet18, downloads and caches them), none (random), a weights file, or auto = "
+                                   "imagenet for the networks that have them (keras.applications, resnet18), none for "
+                                   "the AlexNet kinds.")
     conv_filters: tuple[int, ...] = option(ALEXNET_FILTERS, "conv1-conv5 widths of the AlexNet kinds (AlexNet's).")
     backbone_learning_rate_multiplier: float = option(
         1.0, "Learning-rate multiplier of the backbone's layers when fine-tuning (SDCH's paper: 0.1 on its "
@@ -91,8 +91,9 @@ class ImageBackboneSettings:
         super().validate()
         require(len(self.conv_filters) == 5, f"conv_filters needs 5 widths, got {self.conv_filters}")
         require(self.backbone_learning_rate_multiplier > 0, "backbone_learning_rate_multiplier must be positive")
-        require(self.backbone_weights in ("auto", "imagenet", "none") or os.path.isfile(self.backbone_weights),
-                f"backbone weights file not found: {self.backbone_weights} (use auto, imagenet, none or a file)")
+        # A weights file is checked when the backbone is built (before a run writes anything), not here: a saved
+        # model's config names the file it started from, and reloading the model must not need that file.
+        require(str(self.backbone_weights).strip() != "", "backbone_weights must be auto, imagenet, none or a file")
         return self
 
 

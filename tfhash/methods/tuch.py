@@ -7,8 +7,10 @@ hashing network codes both views:
   or an LSTM over tokens (`tuch-seq`), from `tfhash.layers.text`.
 * G(z, t): generator; DCGAN deconvolutions for pixel datasets, an MLP for
   feature datasets (`tfhash.layers.generators`).
-* H: the discriminative hashing network. Image branch (ResNet-18 on pixels,
-  MLP on features) -> FC-I -> r (K dims) -> discrete layer h = sign(r) with
+* H: the discriminative hashing network. Image branch (on pixels the
+  paper's ImageNet ResNet-18: keras-hub's `ResNetBackbone` through the
+  shared `image_backbone` / `backbone_weights` settings; an MLP on
+  features) -> FC-I -> r (K dims) -> discrete layer h = sign(r) with
   the straight-through estimator of eq. 8 (`SignSTE`) -> phi = W_h h, the
   semantic embedding with the label loss of eq. 3. Text branch: FC on t.
   H_D(x, t): [FC-I, text branch] concatenated -> discriminator logit.
@@ -56,8 +58,12 @@ Choices the paper leaves open (or gets wrong), and what this does:
 * H_D: [r, text branch] -> dense (leaky ReLU) -> logit; a linear logit on
   the concatenation could not judge whether x and t match.
 * Features (datasets of image vectors) are standardised with training
-  statistics; pixels are scaled to [-1, 1], G's tanh range. ResNet-18 is
-  trained from scratch (no ImageNet weights here); width is an option.
+  statistics; pixels are scaled to [-1, 1], G's tanh range, and mapped
+  back to [0, 255] in front of the backbone, which applies its own ImageNet
+  preprocessing. `backbone_weights auto` loads keras-hub's
+  `resnet_18_imagenet` preset (downloaded once; offline this is a one-line
+  error): pass a local weights file of the network or `none` (random
+  initialisation, trained from scratch with H).
 * Optimiser: Adam (2e-4, beta_1 0.5) for G and H as in Reed et al./DCGAN
   (the paper only says mini-batch SGD); Adam 1e-3 for the text autoencoder.
 * Text codes at inference: `text_code="zero"` uses z = 0; `"vote"` takes
@@ -80,17 +86,17 @@ import tensorflow as tf
 from tfhash.data.dataset import POOL
 from tfhash.data.split import SplitView
 from tfhash.errors import require
+from tfhash.layers.backbones import BACKBONES
 from tfhash.layers.generators import conditional_generator, save_image_grid, to_uint8
 from tfhash.layers.hashing import SignSTE
 from tfhash.layers.normalization import Standardize
-from tfhash.layers.resnet import resnet18
 from tfhash.layers.text import bow_encoder, lstm_encoder
 from tfhash.layers.towers import mlp
 from tfhash.losses.adversarial import generator_loss
 from tfhash.losses.conditional_gan import matching_aware_discriminator_loss
 from tfhash.methods.base import Hasher, Phase
 from tfhash.methods.registry import register_method
-from tfhash.methods.config import HasherConfig, option
+from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
 #: the figure `tfhash evaluate` writes into a pixel-mode run folder, and its number of query texts (rows)
 EVALUATION_GRID, EVALUATION_GRID_ROWS = "generated_images.png", 8
@@ -106,7 +112,7 @@ STAGE_METRICS = {
 
 
 @dataclasses.dataclass
-class TUCHConfig(HasherConfig):
+class TUCHConfig(ImageBackboneSettings, HasherConfig):
     epochs: int = option(150, "Total epochs of the three stages (the paper gives none; chosen on a validation split).")
     batch_size: int = option(64, "Mini-batch size (Reed et al.: 64).")
     text_epochs: int = option(10, "Stage 1 (Sec. 5.3): epochs of unsupervised text-encoder pre-training.")
@@ -119,9 +125,9 @@ class TUCHConfig(HasherConfig):
     text_projection: int = option(128, "G's compression of t before concatenating z (Reed et al.: 128).")
     generator_width: int = option(64, "Pixel mode: DCGAN width (64 -> 512 maps at 4x4).")
     generator_hidden: tuple[int, ...] = option((512, 512), "Feature mode: G's hidden widths.")
-    resnet_width: int = option(64, "Pixel mode: ResNet-18 width of H's image branch (64 = the paper's).")
-    resnet_stem: str = option("auto", "ResNet stem: imagenet (7x7/2 + pool), small (3x3/1), auto (small below 64 px).",
-                              choices=("auto", "imagenet", "small"))
+    image_backbone: str = option("resnet18", "Pixel mode: CNN of H's image branch (tfhash.layers.backbones; the "
+                                 "paper's ResNet-18 = keras-hub's ResNetBackbone); unused on feature vectors.",
+                                 choices=BACKBONES)
     image_hidden: tuple[int, ...] = option((512, 512), "Feature mode: hidden widths of H's image branch.")
     text_branch_dim: int = option(128, "Width of H's fully-connected text branch (Sec. 4.2).")
     discriminator_hidden: int = option(256, "Hidden width on [FC-I, text branch] before the H_D logit.")
@@ -140,7 +146,7 @@ class TUCHConfig(HasherConfig):
 
     test_settings = {"text_dim": 16, "text_hidden": (32,), "text_projection": 16, "noise_dim": 8,
                      "generator_hidden": (32,), "image_hidden": (32,), "text_branch_dim": 16,
-                     "discriminator_hidden": 16, "text_epochs": 1, "gan_epochs": 1}
+                     "discriminator_hidden": 16, "text_epochs": 1, "gan_epochs": 1, "backbone_weights": "none"}
 
     def validate(self):
         super().validate()
@@ -186,7 +192,9 @@ class TUCH(Hasher):
         # H: image branch -> FC-I (r); discrete layer; semantic embedding W_h; text branch; H_D head.
         image = keras.Input(shape=self.image_shape, name="h_image")
         if self.pixels:
-            features = resnet18(self.image_shape, width=cfg.resnet_width, stem=cfg.resnet_stem)(image)
+            # H reads G's tanh space [-1, 1] (real images are scaled there too); the backbone takes [0, 255] pixels.
+            pixels = keras.layers.Rescaling(127.5, offset=127.5, name="h_pixels")(image)
+            features = self.image_backbone_network("h_cnn")(pixels)
         else:
             features = mlp(self.image_shape[0], cfg.image_hidden, activation="leaky_relu",
                            output_activation="leaky_relu", name="h_image_mlp")(image)

@@ -99,6 +99,10 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     run_dir = run_dir or default_run_dir(method, config.bits)
     folder = RunFolder(run_dir)
     strat = make_strategy(strategy)
+    seed_everything(config.seed, deterministic)
+    with strat.scope():  # before anything is written: a backbone whose ImageNet weights cannot be fetched fails here
+        model = build_model(method_cls, config, dataset)
+        model.configure()
     record = {
         "method": method,
         "config": config.to_dict(),
@@ -124,10 +128,6 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         if method_cls.text_field == "tokens" and dataset.vocabulary is not None:
             folder.write_vocabulary(dataset.vocabulary)  # token id i+1 is line i; exports read strings with it
 
-    seed_everything(config.seed, deterministic)
-    with strat.scope():
-        model = build_model(method_cls, config, dataset)
-        model.configure()
     train_view = SplitView(dataset, "train", text_field=method_cls.text_field, with_labels=method_cls.needs_labels)
 
     if method_cls.closed_form:

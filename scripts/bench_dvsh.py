@@ -1,9 +1,9 @@
-"""DVSH benchmark: MAP of DVSH next to CCA-ITQ, and the paper's ablations, through `tfhash.training.run.train`.
+"""DVSH benchmark: DVSH on raw pixels next to CCA-ITQ, and the paper's ablations, through `tfhash.training.run.train`.
 
-Parts (``--parts``, comma-separated):
+``dvsh-bow`` against SCM and CCA-ITQ on feature datasets, over seeds, is
+`tfhash benchmark`'s (BENCHMARKS.md `harness-supervised`,
+`harness-supervised-mirflickr`). Parts (``--parts``, comma-separated):
 
-* ``wikipedia``: ``dvsh-bow`` (BoW MLPs in place of the LSTMs) and ``cca-itq``
-  on the bundled Wikipedia set (128-d SIFT BoVW images, 10-d LDA topics).
 * ``mirflickr``: ``dvsh`` (AlexNet-style CNN from scratch on 64 x 64 pixels,
   LSTMs over the raw tag sequence) on the 730 MIRFlickr-25K pairs whose image
   is present (130 queries, 600 train = database). ``cca-itq`` needs vectors:
@@ -21,7 +21,7 @@ training pairs, never on the queries. Runs land in ``--work`` (reused when a
 run with the same settings is there); the tables go to section ``dvsh`` of
 BENCHMARKS.md.
 
-    nice python scripts/bench_dvsh.py --parts wikipedia,mirflickr,ablations
+    nice python scripts/bench_dvsh.py --parts mirflickr,ablations
 """
 
 import argparse
@@ -88,7 +88,7 @@ def continuous_report(run_dir, dataset):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="wikipedia,mirflickr,ablations")
+    parser.add_argument("--parts", default="mirflickr,ablations")
     parser.add_argument("--bits", default="16,32,64")
     parser.add_argument("--epochs", type=int, default=60, help="dvsh-bow epochs on Wikipedia")
     parser.add_argument("--mirflickr-epochs", type=int, default=60)
@@ -106,18 +106,10 @@ def main():
     wiki = default_dataset_path()
     sections = []
 
-    if "wikipedia" in parts or "ablations" in parts:
+    # dvsh-bow against SCM and CCA-ITQ on Wikipedia, over seeds, is `tfhash benchmark`'s (harness-supervised).
+    if "ablations" in parts:
         dvsh_runs = {b: run("dvsh-bow", wiki, args.work, f"wiki-dvsh-bow-{b}", bits=b, epochs=args.epochs)
                      for b in bits}
-    if "wikipedia" in parts:
-        rows = []
-        for b in bits:
-            rows.append(("cca-itq", b, run("cca-itq", wiki, args.work, f"wiki-cca-itq-{b}", bits=b)[1]))
-            rows.append(("scm (supervised reference)", b, run("scm", wiki, args.work, f"wiki-scm-{b}", bits=b)[1]))
-            rows.append(("dvsh-bow", b, dvsh_runs[b][1]))
-        sections.append("### Bundled Wikipedia (2,173 train = database, 693 queries), dvsh-bow\n\n"
-                        f"dvsh-bow: {args.epochs} epochs, other settings the defaults.\n\n" + map_table(rows, seconds=False)
-                        + "\n\n" + plot_rows("dvsh-wikipedia", rows, "DVSH (dvsh-bow) vs CCA-ITQ, Wikipedia"))
 
     if "mirflickr" in parts:
         pixels, vectors = mirflickr_images(args.mirflickr, args.work, args.image_size)
@@ -150,7 +142,7 @@ def main():
                                           epochs=args.epochs, **change)[1]))
         sections.append("### Ablations (bundled Wikipedia, dvsh-bow)\n\n" + map_table(rows, seconds=False, chance=False))
 
-    write_section("dvsh", "DVSH: MAP next to CCA-ITQ, and the paper's ablations",
+    write_section("dvsh", "DVSH on raw pixels next to CCA-ITQ, and the paper's ablations",
                   "Out-of-sample codes for both modalities; relevant = shares a label; MAP@50 uses the DCMH convention "
                   "(see tfhash.eval.retrieval).\n\n" + "\n\n".join(sections))
 

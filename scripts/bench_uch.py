@@ -1,16 +1,15 @@
-"""UCH vs the CCA-ITQ reference on the bundled Wikipedia set, and UCH's ablations.
+"""UCH's ablations at 64 bits on a validation split of Wikipedia's training pairs.
 
-    python scripts/bench_uch.py                 # the table: 16/32/64/128 bits, both database protocols
-    python scripts/bench_uch.py --ablation      # 64 bits, variants, on a validation split of the training pairs
+    python scripts/bench_uch.py      # variants, on a validation split of the training pairs
 
-Both run through `tfhash.training.run.train` (runs are reused from
-`--workdir` when they exist with the same settings) and write their section of
-BENCHMARKS.md (`uch`, `uch-ablation`; machine, command, date, numbers). The main table
-scores I->T and T->I with MAP@all and MAP@50 under the out-of-sample
-protocol (database codes from each item's own network) and, for UCH, the
-unified one (database codes = the learned training codes B). The ablation
-never touches the query set: it carves 473 validation queries out of the
-2,173 training pairs and trains on the other 1,700.
+UCH against CCA-ITQ over code lengths and seeds is `tfhash benchmark`'s
+(BENCHMARKS.md `harness-unsupervised`, `harness-unsupervised-mirflickr`).
+Runs go through `tfhash.training.run.train` (reused from `--workdir` when
+they exist with the same settings); the section `uch-ablation` of
+BENCHMARKS.md gets machine, command, date and numbers. The ablation never
+touches the query set: it carves 473 validation queries out of the 2,173
+training pairs and trains on the other 1,700; each variant scores MAP@all
+and MAP@50 with out-of-sample and unified database codes.
 """
 
 import argparse
@@ -22,7 +21,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_runs  # noqa: E402
 from tfhash.benchmark.harness import unified_report  # noqa: E402
-from benchmarks_md import plot_map_vs_bits, write_section  # noqa: E402
+from benchmarks_md import write_section  # noqa: E402
 from tfhash.data.resplit import validation_split  # noqa: E402
 
 TASKS = ("i2t", "t2i")
@@ -59,35 +58,6 @@ def cells(report):
     return [f"{report[m][t]:.4f}" for t in TASKS for m in ("map_all", "map_at_r")]
 
 
-def main_table(root):
-    from tfhash.data.bundled import default_dataset_path
-
-    dataset = default_dataset_path()
-    header = "| bits | method | database codes | I->T MAP@all | I->T MAP@50 | T->I MAP@all | T->I MAP@50 | train s |"
-    lines = [header, "|" + "---|" * 8]
-    chance, series = {}, {}
-    for bits in (16, 32, 64, 128):
-        for method in ("uch", "cca-itq"):
-            reports, seconds = run(method, bits, dataset, os.path.join(root, str(bits)))
-            for protocol in ("out-of-sample", "unified"):
-                report = reports.get(protocol)
-                if report is None and method == "cca-itq":
-                    continue
-                lines.append(f"| {bits} | {method} | {protocol} | " + " | ".join(cells(report)) + f" | {seconds:.0f} |")
-                label = method if method == "cca-itq" else f"{method} ({protocol} database)"
-                series.setdefault(label, {})[bits] = (report["map_all"]["i2t"], report["map_all"]["t2i"])
-            chance[bits] = reports["out-of-sample"]["random_codes_map"]
-        print("\n".join(lines[-3:]), flush=True)
-    lines.append("")
-    lines.append("Random codes (same shapes), out-of-sample: " + "; ".join(
-        f"{b} bits I->T {c['map_all']['i2t']:.3f} / {c['map_at_r']['i2t']:.3f}, "
-        f"T->I {c['map_all']['t2i']:.3f} / {c['map_at_r']['t2i']:.3f}" for b, c in chance.items()))
-    lines.append("")
-    lines.append(plot_map_vs_bits("uch-wikipedia", series, "UCH vs CCA-ITQ, Wikipedia",
-                                  {b: (c["map_all"]["i2t"], c["map_all"]["t2i"]) for b, c in chance.items()}))
-    return "UCH: Wikipedia (bundled: 2,173 train = database, 693 queries), UCH defaults vs CCA-ITQ defaults", lines
-
-
 def ablation_table(root):
     from tfhash.data.bundled import default_dataset_path
 
@@ -107,12 +77,11 @@ def ablation_table(root):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ablation", action="store_true", help="run the 64-bit ablation on a validation split")
     parser.add_argument("--workdir", default=None, help="where the runs go (default: a temporary folder)")
     args = parser.parse_args()
     root = args.workdir or tempfile.mkdtemp(prefix="bench-uch-")
-    title, lines = ablation_table(root) if args.ablation else main_table(root)
-    write_section("uch-ablation" if args.ablation else "uch", title, "\n".join([NOTE, "", *lines]))
+    title, lines = ablation_table(root)
+    write_section("uch-ablation", title, "\n".join([NOTE, "", *lines]))
     print(f"runs in {root}")
 
 

@@ -1,4 +1,4 @@
-"""Benchmark: UGACH's three variants next to CCA-ITQ on the bundled Wikipedia set, 16-128 bits, both directions.
+"""Model selection: UGACH's three variants next to CCA-ITQ on a validation split of Wikipedia's training pairs.
 
 Every run goes through `tfhash.training.run.train` with the ugach defaults
 (chosen on a validation split carved from Wikipedia's *training* set, see
@@ -14,17 +14,18 @@ docs/methods/ugach.md), so a row is what `tfhash train ugach --variant V
   just more training?);
 * baseline-gan and ugach: pre-training, then three D/G rounds.
 
-`--validation` runs the same rows on a split of the training set instead
-(400 training pairs become queries, the other 1,773 the database), which is
-how the settings were chosen; it never touches the test queries.
+The rows run on a split of the training set (400 training pairs become
+queries, the other 1,773 the database), which is how the settings were
+chosen; it never touches the test queries. The same variants on the test
+queries, over seeds, are `tfhash benchmark`'s (BENCHMARKS.md
+`harness-unsupervised`, `harness-ugach-variants-mirflickr`).
 
 `--ablations` runs the settings behind the investigation of the variants'
 ordering on that validation split (64 bits), with a diagnostic of what the
 trained generator samples.
 
 Usage:
-    python scripts/bench_ugach.py                          # section ugach-wikipedia of BENCHMARKS.md
-    python scripts/bench_ugach.py --validation --bits 64   # section ugach-validation
+    python scripts/bench_ugach.py --bits 64                # section ugach-validation of BENCHMARKS.md
     python scripts/bench_ugach.py --ablations              # section ugach-ablations
 """
 
@@ -212,19 +213,13 @@ def ablation_markdown(results, pretrained, precision):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bits", default="16,32,64,128")
-    parser.add_argument("--validation", action="store_true", help="run on a split of the training set instead")
     parser.add_argument("--runs", default=None, help="folder for the run folders (default: a temporary folder)")
     parser.add_argument("--ablations", action="store_true",
                         help="the ablation table (validation split, 64 bits) instead of the main comparison")
     parser.add_argument("--from-results", default=None, help="re-render the section from a results.json, no runs")
     args = parser.parse_args()
-    from tfhash.data.bundled import default_dataset_path
-
     bits = [int(b) for b in args.bits.split(",")]
-    if args.validation:
-        note = "a validation split of Wikipedia's training set (400 queries, 1,773 train = database)"
-    else:
-        note = "the bundled Wikipedia set (2,173 train = database, 693 queries)"
+    note = "a validation split of Wikipedia's training set (400 queries, 1,773 train = database)"
     if args.ablations:
         return run_ablations(args)
     if args.from_results:
@@ -235,10 +230,7 @@ def main():
     else:
         facts = run_facts()
         runs_dir = args.runs or tempfile.mkdtemp(prefix="bench-ugach-")
-        if args.validation:
-            dataset = validation_dataset(os.path.join(runs_dir, "wikipedia-validation-400.h5"))
-        else:
-            dataset = default_dataset_path()
+        dataset = validation_dataset(os.path.join(runs_dir, "wikipedia-validation-400.h5"))
         results = {}
         for label, method, settings in ROWS:
             for b in bits:
@@ -248,14 +240,13 @@ def main():
         with open(os.path.join(runs_dir, "results.json"), "w", encoding="utf-8") as f:
             json.dump({"_facts": facts, **{k: {str(b): v for b, v in r.items()} for k, r in results.items()}}, f,
                       indent=1)
-    name = "ugach-validation" if args.validation else "ugach-wikipedia"
-    title = ("UGACH variants vs CCA-ITQ, Wikipedia validation split (model selection)" if args.validation
-             else "UGACH variants vs CCA-ITQ, bundled Wikipedia")
+    name = "ugach-validation"
+    title = "UGACH variants vs CCA-ITQ, Wikipedia validation split (model selection)"
     series = {label: {b: (results[label][b]["map_all"]["i2t"], results[label][b]["map_all"]["t2i"]) for b in bits}
               for label, _, _ in ROWS}
     chance = {b: (results["cca-itq"][b]["random"]["i2t"], results["cca-itq"][b]["random"]["t2i"]) for b in bits}
     plot = plot_map_vs_bits(name, series, title, chance) if len(bits) > 1 else ""
-    write_section(name, title, markdown(results, bits, note, args.validation) + "\n" + plot, facts)
+    write_section(name, title, markdown(results, bits, note, True) + "\n" + plot, facts)
 
 
 def run_ablations(args):

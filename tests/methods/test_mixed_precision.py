@@ -186,3 +186,20 @@ def test_uch_learns_under_bfloat16(tmp_path):
     _, report = train_run("uch", tmp_path, data, bits=32, epochs=4, batch_size=64, mixed_precision="bfloat16")
     assert report["config"]["mixed_precision"] == "bfloat16"
     assert_beats_random(report, margin=0.2)
+
+
+@pytest.mark.parametrize("method, precision", [("uch", "bfloat16"), ("uch", "float16"), ("dvsh", "float16")])
+def test_trains_under_mirrored_with_mixed_precision(method, precision, dataset, tmp_path):
+    """Two logical CPUs: loss scaling inside the replicas' all-reduce (dvsh: sparse embedding gradients)."""
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.data.split import SplitView
+    from tfhash.training.run import train
+    from tfhash.training.run_folder import RunFolder, load_model
+
+    run_dir = train(method, _config(method, precision), dataset_path=dataset, run_dir=str(tmp_path / "run"),
+                    strategy="mirrored", evaluate=False, verbose=0)
+    assert RunFolder(run_dir).read_config()["replicas"] == 2
+    query = SplitView(PairedDataset(dataset), "query", text_field=get_method(method).text_field)
+    outputs = load_model(run_dir).encode_split(query)
+    assert all(np.all(np.isfinite(v)) for v in outputs.values())
+    assert RunFolder(run_dir).read_codes()["query_image"].shape == (40, BITS)

@@ -203,3 +203,16 @@ def test_trains_under_mirrored_with_mixed_precision(method, precision, dataset, 
     outputs = load_model(run_dir).encode_split(query)
     assert all(np.all(np.isfinite(v)) for v in outputs.values())
     assert RunFolder(run_dir).read_codes()["query_image"].shape == (40, BITS)
+
+
+def test_cli_flag_and_benchmark_setting():
+    """`--mixed-precision` is a flag of every `tfhash train METHOD`, and a `--set` setting of `tfhash benchmark`."""
+    from tests.helpers import assert_one_line_error, run_cli
+    from tfhash.cli.options import parse_settings
+
+    assert "--mixed-precision [none|float16|bfloat16]" in run_cli("train", "ugach", "--help").output
+    assert_one_line_error(run_cli("train", "uch", "--mixed-precision", "float8"), "float8")
+    settings = parse_settings(["uch.mixed_precision=bfloat16"], lambda m: get_method(m).config_class)
+    assert get_method("uch").config_class.from_dict(settings["uch"]).mixed_precision == "bfloat16"
+    with pytest.raises(TfhashError, match="mixed_precision must be one of none, float16, bfloat16"):
+        get_method("uch").config_class.from_dict({"mixed_precision": "float8"})

@@ -86,6 +86,19 @@ def test_a_tower_computes_in_16_bits_and_returns_float32():
     np.testing.assert_allclose(out, reference(np.ones((2, 4), np.float32)), atol=0.05)
 
 
+def test_outputs_made_by_ops_take_the_float32_of_the_layers_below():
+    """An output computed by keras.ops (no layer of its own) is float32 once the layers feeding it are."""
+    with dtype_policy_scope("float16"):
+        x = keras.Input((4,))
+        hidden = keras.layers.Dense(8, name="hidden")(x)
+        top = keras.layers.Dense(3, name="top")(hidden)
+        net = keras.Model(x, keras.ops.sum(top, axis=-1, keepdims=True))
+    float32_outputs(net)
+    assert net.get_layer("hidden").compute_dtype == "float16"
+    assert net.get_layer("top").compute_dtype == "float32"
+    assert net(np.ones((2, 4), np.float32)).dtype == "float32"
+
+
 class _Toy(Hasher):
     """One weight vector w, one player stepping it by plain SGD at rate 1 (w <- w - grad)."""
 

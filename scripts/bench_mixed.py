@@ -63,6 +63,9 @@ def main(argv=None):
     parser.add_argument("--precisions", default="none,bfloat16,float16")
     parser.add_argument("--set", action="append", default=[], metavar="METHOD.SETTING=VALUE")
     parser.add_argument("--no-write", action="store_true", help="train and print only")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="train nothing: render the finished runs, listing the missing ones as not run")
+    parser.add_argument("--note", default="", help="a sentence added under the table (e.g. the load seen by `uptime`)")
     args = parser.parse_args(argv)
 
     import_tensorflow()
@@ -75,10 +78,14 @@ def main(argv=None):
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     settings = parse_settings(args.set, lambda m: get_method(m).config_class)
     loads = [os.getloadavg()[0]]
-    rows = []
+    rows, missing = [], []
     for method in methods:
         runs = {}
         for precision in precisions:
+            if args.cached_only and not os.path.exists(
+                    os.path.join(args.out, f"{method}-{args.bits}b-{precision}", "bench_seconds.json")):
+                missing.append(f"{method} {precision}")
+                continue
             runs[precision] = train_one(method, precision, args.bits, args.dataset, args.out, settings)
             loads.append(os.getloadavg()[0])
             report = RunFolder(runs[precision]["run"]).read_report()
@@ -101,8 +108,8 @@ def main(argv=None):
         "encoding, scoring) on a shared 2-core CPU: mixed precision is for GPUs, and CPU times say nothing "
         "about its speed there.",
         "",
-        f"Load average (1 min) seen between runs: {min(loads):.1f} to {max(loads):.1f} — the machine was shared "
-        "with other jobs, so the times are noisy.",
+        (f"Load average (1 min) seen between runs by this script: {min(loads):.1f} to {max(loads):.1f}; the "
+         if not args.cached_only else "The ") + "machine was shared with other jobs, so the times are noisy.",
         "",
         "| method | mixed precision | I→T MAP@all | T→I MAP@all | same bits | train s |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -111,6 +118,10 @@ def main(argv=None):
         same = "—" if r["precision"] == "none" or r["same_bits"] is None else f"{r['same_bits']:.3f}"
         lines.append(f"| {r['method']} | {r['precision']} | {r['i2t']:.4f} | {r['t2i']:.4f} | {same} | "
                      f"{r['seconds']:.0f} |")
+    if missing:
+        lines += ["", f"Not run (out of time on the shared machine): {', '.join(missing)}."]
+    if args.note:
+        lines += ["", args.note]
     write_section("mixed-precision", "Mixed precision (--mixed-precision) vs float32, MIRFlickr real features",
                   "\n".join(lines), facts)
 

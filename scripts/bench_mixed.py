@@ -6,9 +6,10 @@ share of query code bits equal to the float32 run's, and the wall time. The
 runs are cached in --out (a finished run is not trained again), so a rerun
 re-renders the section.
 
-Usage (from the repository root):
+Usage (from the repository root; the section's command adds --cached-only and its --note):
     python scripts/bench_mixed.py --dataset /tmp/mixed/mirflickr-features.h5 --out /tmp/mixed/runs \\
-        --methods uch,ugach,sdch,dvsh-bow,tuch --bits 32 --precisions none,bfloat16,float16
+        --methods uch,ugach,sdch,dvsh-bow,tuch --bits 32 --precisions none,bfloat16,float16 \\
+        --set sdch.image_hidden=1024,1024 --set sdch.text_hidden=1024,1024
 """
 
 import argparse

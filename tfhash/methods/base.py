@@ -2,6 +2,7 @@
 
 import collections.abc
 import dataclasses
+import functools
 
 import keras
 import numpy as np
@@ -10,6 +11,7 @@ import tensorflow as tf
 from tfhash.errors import require
 from tfhash.layers.backbones import image_backbone
 from tfhash.layers.hashing import binarize
+from tfhash.layers.precision import dtype_policy_scope, float32_outputs
 from tfhash.methods.config import HasherConfig
 
 
@@ -18,6 +20,33 @@ def _scaled(gradient, scale):
     if isinstance(gradient, tf.IndexedSlices):
         return tf.IndexedSlices(gradient.values * scale, gradient.indices, gradient.dense_shape)
     return gradient * scale
+
+
+def _built_in_precision(init):
+    """Wrap a `Hasher` subclass's `__init__`: build its layers under the config's `mixed_precision` policy.
+
+    The policy is global in Keras while layers are made, so it is set for
+    the constructor only (`dtype_policy_scope`) and restored after; then
+    every sub-network the method's code calls returns float32 (see
+    `Hasher._keep_outputs_float32`). Loading a `.keras` file rebuilds the
+    model through the same constructor, so the loaded layers get the same
+    policies.
+    """
+
+    @functools.wraps(init)
+    def wrapped(self, config=None, **kwargs):  # no *args: Keras reads the signature for its auto config
+        cls = type(self)
+        if config is None:
+            config = cls.config_class()
+        elif isinstance(config, dict):
+            config = cls.config_class.from_dict(config)
+        config.validate()
+        with dtype_policy_scope(config.mixed_precision):
+            init(self, config, **kwargs)
+        if config.mixed_precision != "none":
+            self._keep_outputs_float32()
+
+    return wrapped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +127,11 @@ class Hasher(keras.Model):
     #: closed-form methods implement `fit_closed_form` instead of `train_step`
     closed_form = False
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # each constructor that makes layers runs under the run's dtype policy
+            cls.__init__ = _built_in_precision(cls.__dict__["__init__"])
+
     def __init__(self, config=None, *, image_shape, text_shape, num_classes=None, vocabulary_size=None,
                  train_size=None, restoring=False, **kwargs):
         super().__init__(**kwargs)
@@ -119,6 +153,17 @@ class Hasher(keras.Model):
         # Epochs begun: a model variable, so checkpoints hold it and graph code may read it.
         self.epoch_clock = self.add_weight(name="epoch_clock", shape=(), dtype="int32", initializer="zeros",
                                            trainable=False)
+
+    def _keep_outputs_float32(self):
+        """Mixed precision ends at the sub-networks' outputs: they, and layers the method calls directly, give float32.
+
+        The last layer of each tower (its hash layer, or e.g. a
+        discriminator's logit) computes in float32, so losses, the codes B,
+        graphs and ITQ, all computed from those outputs, are float32 too.
+        """
+        for layer in self._flatten_layers(include_self=False, recursive=False):
+            float32_outputs(layer)
+        self.dtype_policy = "float32"  # `model(inputs)` passes float32 inputs on unchanged
 
     # --- serialisation ----------------------------------------------------
     def get_config(self):
@@ -196,6 +241,8 @@ class Hasher(keras.Model):
             require(not player.multipliers or len(player.multipliers) == len(player.variables),
                     f"player '{name}': one learning-rate multiplier per variable")
             player = self._with_backbone_multiplier(player)
+            if self.config.mixed_precision == "float16":  # float16 gradients underflow without loss scaling
+                player = dataclasses.replace(player, optimizer=keras.optimizers.LossScaleOptimizer(player.optimizer))
             player.optimizer.build(player.variables)
             self._players[name] = player
             self._optimizer_set.add(name, player.optimizer)
@@ -283,12 +330,23 @@ class Hasher(keras.Model):
 
         The loss is scaled so that MirroredStrategy's gradient all-reduce (a
         SUM) yields the global mean; a player frozen in the current phase
-        cannot step (an error when `train_step` is traced).
+        cannot step (an error when `train_step` is traced). Under float16
+        the optimizer is a `LossScaleOptimizer`: the gradient is that of
+        loss x its dynamic scale (float16 gradients would underflow), which
+        the optimizer divides out; it skips a step with non-finite gradients
+        and halves the scale.
         """
         require(self.active(player), f"player '{player}' is frozen in phase '{self.current_phase.name}'")
         spec = self._players[player]
         scale = 1.0 / tf.distribute.get_strategy().num_replicas_in_sync
-        grads = tape.gradient(loss, spec.variables)
+        if isinstance(spec.optimizer, keras.optimizers.LossScaleOptimizer):
+            # d(s * loss) without recording the product on the tape (which the caller has closed)
+            seed = tf.ones_like(loss) * tf.cast(spec.optimizer.dynamic_scale, loss.dtype)
+            grads = tape.gradient(loss, spec.variables, output_gradients=seed)
+            # its finite check and unscaling take dense tensors (an embedding's gradient is sparse)
+            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        else:
+            grads = tape.gradient(loss, spec.variables)
         multipliers = spec.multipliers or (1.0,) * len(spec.variables)
         pairs = [(_scaled(g, scale * m), v) for g, v, m in zip(grads, spec.variables, multipliers) if g is not None]
         require(pairs, f"the loss of player '{player}' does not depend on its variables")

@@ -5,6 +5,7 @@ import typing
 
 from tfhash.errors import TfhashError, require
 from tfhash.layers.backbones import ALEXNET_FILTERS, BACKBONES
+from tfhash.layers.precision import PRECISIONS
 
 #: `--strategy` values (tfhash.training.distribute makes them; here so the CLI lists them before importing TF)
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -25,6 +26,9 @@ class HasherConfig:
     epochs: int = option(50, "Training epochs.")
     batch_size: int = option(128, "Mini-batch size.")
     seed: int = option(0, "Seed for initialisation, sampling and data order.")
+    mixed_precision: str = option(
+        "none", "Compute dtype inside the networks: none (float32), float16 (with loss scaling) or bfloat16. "
+        "Codes, losses, B, graphs and ITQ stay float32; for GPUs (on CPU only for testing).", choices=PRECISIONS)
 
     #: Settings that make a run of a few epochs on a tiny dataset take seconds: the contract test
     #: (tests/methods/test_contract.py) trains every registered method with them.

@@ -1,5 +1,6 @@
 """`--strategy default|mirrored|multiworker` as tf.distribute strategies."""
 
+import contextlib
 import json
 import os
 
@@ -59,6 +60,19 @@ def share_chief_state(model, strategy, first_epoch):
     variables = list(model.variables) + [v for o in model.optimizers.values() for v in o.variables]
     (epoch,) = broadcast_first_replica(strategy, variables, [tf.constant(first_epoch, tf.int64)])
     return int(epoch)
+
+
+@contextlib.contextmanager
+def lost_workers_reported(strategy):
+    """Turn the error a worker gets when another worker of its cluster dies into one line (resume advice)."""
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as err:
+        if not across_workers(strategy):
+            raise
+        raise TfhashError(f"another worker of the cluster stopped or cannot be reached ({type(err).__name__}); "
+                          "the chief's run folder keeps its last checkpoint: start every worker again with --resume") \
+            from None
 
 
 def _check_tf_config():

@@ -26,7 +26,7 @@ from tfhash.methods.callbacks import MethodSchedule
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
 from tfhash.training.run_folder import RunFolder, load_model
 from tfhash.version import __version__
-from tfhash.training.distribute import is_chief, make_strategy, share_chief_state
+from tfhash.training.distribute import is_chief, lost_workers_reported, make_strategy, share_chief_state
 from tfhash.training.run_state import (check_run_inputs, hold_run_lock, mark_finished, releases_run_locks,
                                        require_finished)
 
@@ -133,8 +133,9 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         if chief and resume and latest_checkpoint(ckpt_dir):
             first_epoch = restore_checkpoint(model, latest_checkpoint(ckpt_dir))
             log.info("resumed %s at epoch %d", run_dir, first_epoch)
-        first_epoch = share_chief_state(model, strat, first_epoch)
-        fit_method(model, dataset, train_view, config, run_dir if chief else None, first_epoch, verbose)
+        with lost_workers_reported(strat):
+            first_epoch = share_chief_state(model, strat, first_epoch)
+            fit_method(model, dataset, train_view, config, run_dir if chief else None, first_epoch, verbose)
 
     if not chief:
         log.info("trained as a worker; the chief writes the run")

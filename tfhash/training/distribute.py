@@ -70,9 +70,9 @@ def lost_workers_reported(strategy):
     except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as err:
         if not across_workers(strategy):
             raise
-        raise TfhashError(f"another worker of the cluster stopped or cannot be reached ({type(err).__name__}); "
-                          "the chief's run folder keeps its last checkpoint: start every worker again with --resume") \
-            from None
+        raise TfhashError(f"another worker of the cluster stopped or cannot be reached ({type(err).__name__}; its "
+                          "output says why); start every worker again, with --resume to continue from the chief's "
+                          "last checkpoint") from None
 
 
 def _check_tf_config():

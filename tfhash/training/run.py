@@ -118,25 +118,8 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         _open_run_folder(folder, record, method_cls, dataset, resume)
 
     seed_everything(config.seed, deterministic)
-    with strat.scope():
-        model = build_model(method_cls, config, dataset)
-        model.configure()
-    train_view = SplitView(dataset, "train", text_field=method_cls.text_field, with_labels=method_cls.needs_labels)
-
-    if method_cls.closed_form:
-        model.fit_closed_form(train_view)
-    else:
-        # prepare() runs on resume too (graphs, initial codes); the checkpoint then overwrites its state.
-        model.prepare(train_view)
-        ckpt_dir = folder.checkpoints
-        first_epoch = 0
-        if chief and resume and latest_checkpoint(ckpt_dir):
-            first_epoch = restore_checkpoint(model, latest_checkpoint(ckpt_dir))
-            log.info("resumed %s at epoch %d", run_dir, first_epoch)
-        with lost_workers_reported(strat):
-            first_epoch = share_chief_state(model, strat, first_epoch)
-            fit_method(model, dataset, train_view, config, run_dir if chief else None, first_epoch, verbose)
-
+    with lost_workers_reported(strat):  # from here on every worker waits for the others
+        model = _train_model(method_cls, config, dataset, strat, folder, chief, resume, verbose)
     if not chief:
         log.info("trained as a worker; the chief writes the run")
         return None
@@ -146,6 +129,32 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     if evaluate:
         evaluate_run(run_dir, R=R, database_codes=database_codes, model=model)
     return run_dir
+
+
+def _train_model(method_cls, config, dataset, strategy, folder, chief, resume, verbose):
+    """Build the method under `strategy` and train it (from the newest checkpoint with `resume`); returns it.
+
+    Across workers only the chief reads the checkpoint; `share_chief_state`
+    hands its state to the others, and only the chief writes (`fit_method`).
+    """
+    with strategy.scope():
+        model = build_model(method_cls, config, dataset)
+        model.configure()
+    train_view = SplitView(dataset, "train", text_field=method_cls.text_field, with_labels=method_cls.needs_labels)
+
+    if method_cls.closed_form:
+        model.fit_closed_form(train_view)
+        return model
+    # prepare() runs on resume too (graphs, initial codes); the checkpoint then overwrites its state.
+    model.prepare(train_view)
+    ckpt_dir = folder.checkpoints
+    first_epoch = 0
+    if chief and resume and latest_checkpoint(ckpt_dir):
+        first_epoch = restore_checkpoint(model, latest_checkpoint(ckpt_dir))
+        log.info("resumed %s at epoch %d", folder.path, first_epoch)
+    first_epoch = share_chief_state(model, strategy, first_epoch)
+    fit_method(model, dataset, train_view, config, folder.path if chief else None, first_epoch, verbose)
+    return model
 
 
 def _open_run_folder(folder, record, method_cls, dataset, resume):

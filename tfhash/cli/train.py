@@ -39,6 +39,9 @@ def _method_command(name):
 
 
 def _print_summary(run_dir, evaluated):
+    if run_dir is None:  # a multi-worker run's worker other than the chief
+        click.echo("trained as a worker: the chief (worker 0) writes the run folder")
+        return
     click.echo(f"run: {run_dir}")
     if evaluated:
         from tfhash.eval.report import format_map_table, format_report_diagnostics

@@ -13,6 +13,7 @@ from tfhash.layers.backbones import image_backbone
 from tfhash.layers.hashing import binarize
 from tfhash.layers.precision import dtype_policy_scope, float32_outputs
 from tfhash.methods.config import HasherConfig
+from tfhash.methods.state import across_workers, average_across_replicas
 
 
 def _scaled(gradient, scale):
@@ -250,6 +251,40 @@ class Hasher(keras.Model):
         self.built = True  # every variable exists since __init__
         return self
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' pre-`fit` build, without a data batch: every variable exists since `__init__`.
+
+        Keras' own version first averages the first batch across replicas
+        (`strategy.reduce`), which `MultiWorkerMirroredStrategy` cannot do for
+        dict elements (keras-team/keras#20329: two workers fail with "Attempt
+        to convert a value ({'image': PerReplica...}) ... to a Tensor"). The
+        batch is only needed to build unbuilt layers, which a `Hasher` has not.
+        """
+        if self._distribute_strategy is None or not all(layer.built for layer in self._flatten_layers()):
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=None)
+
+    def make_train_function(self, force=False):
+        """Keras' train function; across several workers, over a `train_step` whose logs have a batch axis.
+
+        Keras averages each log of a multi-worker step with
+        `strategy.reduce("MEAN", value, axis=0)`, which fails on the scalar
+        logs every method returns ("Invalid reduction dimension 0 for input
+        with 0 dimensions", tensorflow/tensorflow#72388); as shape-(1,)
+        tensors they average to the same scalar across workers.
+        """
+        if not across_workers(self.distribute_strategy):
+            return super().make_train_function(force)
+        if self.train_function is not None and not force:
+            return self.train_function
+
+        def step(data):
+            return {name: tf.reshape(value, [1]) for name, value in self.train_step(data).items()}
+
+        self.train_function = self._make_function(step)
+        return self.train_function
+
     def _with_backbone_multiplier(self, player):
         """`player` with `backbone_learning_rate_multiplier` folded into the multipliers of backbone variables."""
         factor = getattr(self.config, "backbone_learning_rate_multiplier", 1.0)
@@ -288,6 +323,21 @@ class Hasher(keras.Model):
         self._phase = phase
         if retrace and self.train_function is not None:  # the new phase's steps, and only those, get traced
             self.make_train_function(force=True)
+
+    def sync_replicas(self):
+        """Make the state each replica updates on its own equal on every worker (called at each epoch's end).
+
+        BatchNormalization's moving statistics are such state: each replica
+        folds in the statistics of its own part of the batch. One process
+        reads only its first replica's copy, but each of several workers
+        would keep, encode with and checkpoint its own; they get the mean of
+        all copies instead. Nothing to do on one worker.
+        """
+        strategy = self.distribute_strategy
+        if across_workers(strategy):
+            local = [v for v in self.non_trainable_variables
+                     if v.aggregation == "none" and tf.as_dtype(v.dtype).is_floating]
+            average_across_replicas(strategy, local)
 
     def end_epoch(self, epoch, train):
         """Work after `epoch`'s last step, outside gradient descent (e.g. UCH's and SDCH's B update); default none."""

@@ -8,7 +8,8 @@ class MethodSchedule(keras.callbacks.Callback):
 
     `begin_epoch` enters the epoch's `Phase` (learning rates, frozen players);
     `end_epoch` is where discrete updates outside gradient descent happen
-    (UCH's and SDCH's B), before the epoch's checkpoint is written.
+    (UCH's and SDCH's B), before the epoch's checkpoint is written; first
+    `sync_replicas` makes the state replicas update alone equal across workers.
     """
 
     def __init__(self, train):
@@ -19,4 +20,5 @@ class MethodSchedule(keras.callbacks.Callback):
         self.model.begin_epoch(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
+        self.model.sync_replicas()  # workers' BatchNormalization statistics, before they encode or checkpoint
         self.model.end_epoch(epoch, self.train)

@@ -27,7 +27,7 @@ from tfhash.methods.callbacks import MethodSchedule
 from tfhash.training.checkpoint import EpochCheckpoint, latest_checkpoint, restore_checkpoint
 from tfhash.training.run_folder import RunFolder, load_model
 from tfhash.version import __version__
-from tfhash.training.distribute import make_strategy
+from tfhash.training.distribute import is_chief, lost_workers_reported, make_strategy, share_chief_state
 from tfhash.training.run_state import (check_run_inputs, hold_run_lock, mark_finished, releases_run_locks,
                                        require_finished)
 
@@ -88,6 +88,11 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     `config` is the method's config dataclass (defaults if None). With
     `resume`, `run_dir` must hold an earlier run of the same settings; it
     continues from the newest checkpoint.
+
+    Across several workers (`strategy="multiworker"` with a `TF_CONFIG`
+    cluster) only the chief reads and writes `run_dir`; the other workers
+    train with it, write nothing and return None (on resume they start from
+    the chief's checkpoint).
     """
     method_cls = get_method(method)
     config = (config or method_cls.config_class()).validate()
@@ -99,10 +104,12 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
     run_dir = run_dir or default_run_dir(method, config.bits)
     folder = RunFolder(run_dir)
     strat = make_strategy(strategy)
+    chief = is_chief(strat)  # across workers only the chief touches the run folder
     seed_everything(config.seed, deterministic)
-    with strat.scope():  # before anything is written: a backbone whose ImageNet weights cannot be fetched fails here
-        model = build_model(method_cls, config, dataset)
-        model.configure()
+    with lost_workers_reported(strat):
+        with strat.scope():  # before anything is written: a backbone whose ImageNet weights cannot be fetched fails here
+            model = build_model(method_cls, config, dataset)
+            model.configure()
     record = {
         "method": method,
         "config": config.to_dict(),
@@ -113,41 +120,62 @@ def train(method, config=None, *, dataset_path, run_dir=None, strategy="default"
         "versions": {"tfhash": __version__, "tensorflow": tf.__version__, "keras": keras.__version__},
         "finished": False,  # set once model.keras and codes.h5 are complete (run_state.mark_finished)
     }
-    hold_run_lock(run_dir, create=not resume)
-    if resume:
-        require(folder.exists("config.json"), f"nothing to resume in {run_dir}")
-        saved = folder.read_config()
-        # Through JSON as config.json holds it: tuple settings come back as lists.
-        require(saved["method"] == method and saved["config"] == json.loads(json.dumps(record["config"]))
-                and saved.get("replicas") == record["replicas"],
-                f"{run_dir} was trained with other settings; resume needs the same method and config")
-    else:
-        require(not folder.exists("config.json"),
-                f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
-        folder.write_config(record)
-        if method_cls.text_field == "tokens" and dataset.vocabulary is not None:
-            folder.write_vocabulary(dataset.vocabulary)  # token id i+1 is line i; exports read strings with it
+    if chief:
+        _open_run_folder(folder, record, method_cls, dataset, resume)
 
-    train_view = SplitView(dataset, "train", text_field=method_cls.text_field, with_labels=method_cls.needs_labels)
-
-    if method_cls.closed_form:
-        model.fit_closed_form(train_view)
-    else:
-        # prepare() runs on resume too (graphs, initial codes); the checkpoint then overwrites its state.
-        model.prepare(train_view)
-        ckpt_dir = folder.checkpoints
-        first_epoch = 0
-        if resume and latest_checkpoint(ckpt_dir):
-            first_epoch = restore_checkpoint(model, latest_checkpoint(ckpt_dir))
-            log.info("resumed %s at epoch %d", run_dir, first_epoch)
-        fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose)
-
+    with lost_workers_reported(strat):  # from here on every worker waits for the others
+        _train_model(model, config, dataset, strat, folder, chief, resume, verbose)
+    if not chief:
+        log.info("trained as a worker; the chief writes the run")
+        return None
     folder.save_model(model)
     export_codes(model, dataset, run_dir)
     mark_finished(run_dir)
     if evaluate:
         evaluate_run(run_dir, R=R, database_codes=database_codes, model=model)
     return run_dir
+
+
+def _train_model(model, config, dataset, strategy, folder, chief, resume, verbose):
+    """Train the built and configured `model` (from the newest checkpoint with `resume`); returns it.
+
+    Across workers only the chief reads the checkpoint; `share_chief_state`
+    hands its state to the others, and only the chief writes (`fit_method`).
+    """
+    method_cls = type(model)
+    train_view = SplitView(dataset, "train", text_field=method_cls.text_field, with_labels=method_cls.needs_labels)
+
+    if method_cls.closed_form:
+        model.fit_closed_form(train_view)
+        return model
+    # prepare() runs on resume too (graphs, initial codes); the checkpoint then overwrites its state.
+    model.prepare(train_view)
+    ckpt_dir = folder.checkpoints
+    first_epoch = 0
+    if chief and resume and latest_checkpoint(ckpt_dir):
+        first_epoch = restore_checkpoint(model, latest_checkpoint(ckpt_dir))
+        log.info("resumed %s at epoch %d", folder.path, first_epoch)
+    first_epoch = share_chief_state(model, strategy, first_epoch)
+    fit_method(model, dataset, train_view, config, folder.path if chief else None, first_epoch, verbose)
+    return model
+
+
+def _open_run_folder(folder, record, method_cls, dataset, resume):
+    """Lock the run folder; check a resumed run's settings, or write a new run's config.json (and vocabulary)."""
+    hold_run_lock(folder.path, create=not resume)
+    if resume:
+        require(folder.exists("config.json"), f"nothing to resume in {folder.path}")
+        saved = folder.read_config()
+        # Through JSON as config.json holds it: tuple settings come back as lists.
+        require(saved["method"] == record["method"] and saved["config"] == json.loads(json.dumps(record["config"]))
+                and saved.get("replicas") == record["replicas"],
+                f"{folder.path} was trained with other settings; resume needs the same method and config")
+    else:
+        require(not folder.exists("config.json"),
+                f"{folder.path} already holds a run; pass --resume to continue it or choose another --out")
+        folder.write_config(record)
+        if method_cls.text_field == "tokens" and dataset.vocabulary is not None:
+            folder.write_vocabulary(dataset.vocabulary)  # token id i+1 is line i; exports read strings with it
 
 
 def _segments(model, first_epoch, epochs):
@@ -167,16 +195,17 @@ def fit_method(model, dataset, train_view, config, run_dir, first_epoch, verbose
 
     Epochs whose phases read another split (e.g. a stage on unlabelled
     pairs) are fitted as their own segment, each over its own pipeline.
+    With `run_dir` None (a worker other than the chief) nothing is written:
+    no checkpoints, no TensorBoard logs.
     """
     from tfhash.data.pipeline import make_pipeline
 
-    folder = RunFolder(run_dir)
-    callbacks = [
-        MethodSchedule(train_view),
-        EpochCheckpoint(folder.checkpoints),
-        keras.callbacks.TensorBoard(folder.logs, write_graph=False, profile_batch=0),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    callbacks = [MethodSchedule(train_view)]
+    if run_dir is not None:
+        folder = RunFolder(run_dir)
+        callbacks += [EpochCheckpoint(folder.checkpoints),
+                      keras.callbacks.TensorBoard(folder.logs, write_graph=False, profile_batch=0)]
+    callbacks.append(keras.callbacks.TerminateOnNaN())
     method_cls = type(model)
     for split, start, stop in _segments(model, first_epoch, config.epochs):
         pipeline, steps = make_pipeline(

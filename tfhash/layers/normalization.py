@@ -48,8 +48,11 @@ class Standardize(keras.layers.Layer):
         self.scale = self.add_weight(name="scale", shape=(dim,), initializer="ones", trainable=False)
 
     def fit(self, data):
-        """Set mean and scale (std + epsilon) from `data` (N, dim), a NumPy array."""
-        mean, scale = column_stats(np.asarray(data).reshape(-1, self.mean.shape[0]), self.epsilon)
+        """Set mean and scale (std + epsilon) from `data` (N, dim): a NumPy array, or any 2-D array-like read
+        a slice of rows at a time (e.g. `SplitView.rows_of`, which never loads the split whole)."""
+        if getattr(data, "ndim", None) != 2:
+            data = np.asarray(data[:]).reshape(-1, self.mean.shape[0])  # [:] reads an array-like whole
+        mean, scale = column_stats(data, self.epsilon)
         self.mean.assign(mean)
         self.scale.assign(scale)
         return self

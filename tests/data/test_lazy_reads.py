@@ -37,3 +37,25 @@ def test_pipelines_read_batches_from_the_dataset_not_from_a_copy(tmp_path):
         batch = next(iter(batches))
         assert batch["image"].numpy()[0].tolist() == [42.0] * 6
         assert batch["index"].numpy().tolist() == [0, 1, 2, 3]
+
+
+def test_statistics_from_row_slices_equal_those_of_the_whole_split(tmp_path):
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.data.split import SplitView
+    from tfhash.data.synthetic import write_synthetic
+    from tfhash.layers.normalization import Standardize
+
+    path = write_synthetic(tmp_path / "s.h5", 300, query_size=20, image_dim=6, text_dim=5)
+    with PairedDataset(path, in_memory=False) as ds:
+        view = SplitView(ds, "train")
+        lazy = view.rows_of("texts")
+        assert lazy.shape == (280, 5) and len(lazy) == 280
+        np.testing.assert_array_equal(lazy[3:9], view.texts()[3:9])
+        whole, sliced = Standardize(), Standardize()
+        whole.build((None, 6))
+        sliced.build((None, 6))
+        whole.fit(view.images())
+        sliced.fit(view.rows_of("images"))
+        np.testing.assert_array_equal(sliced.mean.numpy(), whole.mean.numpy())
+        np.testing.assert_array_equal(sliced.scale.numpy(), whole.scale.numpy())
+        assert np.abs(whole.mean.numpy()).max() > 0  # fitted: not the identity's zeros

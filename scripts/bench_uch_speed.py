@@ -11,7 +11,8 @@ epoch includes that B update over all 18,015 pairs. Epoch 1 also includes
 building the training graph. Resident memory (VmRSS) is read after
 `prepare` and after each epoch's B update: it should stay flat from
 epoch to epoch (issue 18: it grew by a copy of the training split at
-irregular epochs while each B pass built a pipeline holding its own copy). Writes the `uch-speed` section of BENCHMARKS.md.
+irregular epochs while each B pass built a pipeline holding its own
+copy). Writes the `uch-speed` section of BENCHMARKS.md.
 """
 
 import argparse

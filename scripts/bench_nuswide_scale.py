@@ -171,6 +171,7 @@ def main():
                         help="cap METHOD's epoch at N steps (e.g. sdch=300)")
     parser.add_argument("--set", action="append", default=[], metavar="METHOD=JSON",
                         help='settings other than the defaults, e.g. sdch=\'{"image_hidden": [1024, 1024]}\'')
+    parser.add_argument("--note", default="", help="a last paragraph for the section (e.g. how the runs were started)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update BENCHMARKS.md")
     parser.add_argument("--clean", action="store_true", help="delete the data file and runs at the end")
     parser.add_argument("--snapshot", action="store_true",
@@ -218,7 +219,7 @@ def main():
             with open(path, encoding="utf-8") as f:
                 results.append(json.load(f))
     if results:
-        report(results, data, facts, args.no_write)
+        report(results, data, facts, args.no_write, args.note)
     if args.clean:
         subprocess.run(["rm", "-rf", data] + [os.path.join(args.dir, d) for d in os.listdir(args.dir)
                                                if d.startswith("run-")], check=False)
@@ -250,7 +251,7 @@ def snapshot(directory):
         print(json.dumps(result), flush=True)
 
 
-def report(results, data, facts, no_write):
+def report(results, data, facts, no_write, note=""):
     from tfhash.data.dataset import PairedDataset
 
     with PairedDataset(data) as ds:
@@ -297,6 +298,7 @@ def report(results, data, facts, no_write):
               + "; ".join(f"{r['method']} {a:.1f} / {b:.1f} / {c:.1f}" for r, (a, b, c) in
                           ((r, r["load"]) for r in results))
               + " (2 shared cores; times on an idle machine are shorter)."]
+    lines += ["", note] if note else []
     text = "\n".join(lines)
     print(text)
     if not no_write:

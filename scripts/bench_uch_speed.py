@@ -1,6 +1,6 @@
-"""UCH training time per epoch on a MIRFlickr-shaped synthetic set, and peak memory.
+"""UCH training time per epoch on a MIRFlickr-shaped synthetic set, resident memory per epoch, and peak memory.
 
-    python scripts/bench_uch_speed.py    # 18,015 training pairs, 4096-d features, 1386-d BoW, 64 bits, 2 epochs
+    python scripts/bench_uch_speed.py    # 18,015 training pairs, 4096-d features, 1386-d BoW, 64 bits, 6 epochs
 
 The synthetic file (20,015 pairs: 2,000 queries, 18,015 train = database,
 24 multi-label classes) is written by a child process, so the peak RSS
@@ -8,7 +8,11 @@ reported is that of training alone. Training uses the same pieces as
 `tfhash train` (`build_model`, `configure`, `prepare`, the shuffled
 pipeline, `fit` with the method's epoch-end B update); the time of each
 epoch includes that B update over all 18,015 pairs. Epoch 1 also includes
-building the training graph. Writes the `uch-speed` section of BENCHMARKS.md.
+building the training graph. Resident memory (VmRSS) is read after
+`prepare` and after each epoch's B update: it should stay flat from
+epoch to epoch (issue 18: it grew by a copy of the training split at
+irregular epochs while each B pass built a pipeline holding its own
+copy). Writes the `uch-speed` section of BENCHMARKS.md.
 """
 
 import argparse
@@ -19,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchmarks_md import peak_rss_mb, write_section  # noqa: E402
+from benchmarks_md import peak_rss_mb, resident_mb, write_section  # noqa: E402
 
 MAKE_DATA = """
 import sys
@@ -36,7 +40,7 @@ def main():
     parser.add_argument("--image-dim", type=int, default=4096)
     parser.add_argument("--text-dim", type=int, default=1386)
     parser.add_argument("--bits", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--data", default=None, help="reuse this synthetic file (written if missing)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update BENCHMARKS.md")
     args = parser.parse_args()
@@ -65,16 +69,20 @@ def main():
     start = time.perf_counter()
     model.prepare(train_view)
     prepare_seconds = time.perf_counter() - start
+    prepared_mb = resident_mb()
+    print(f"after prepare: RSS {prepared_mb:.0f} MB", flush=True)
 
     class EpochTimer(keras.callbacks.Callback):
         seconds = []
+        rss = []  # VmRSS after each epoch's B update (MethodSchedule runs first)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self.start)
-            print(f"epoch {epoch + 1}: {self.seconds[-1]:.1f} s", flush=True)
+            self.rss.append(resident_mb())
+            print(f"epoch {epoch + 1}: {self.seconds[-1]:.1f} s, RSS {self.rss[-1]:.0f} MB", flush=True)
 
     pipeline, steps = make_pipeline(dataset, "train", batch_size=config.batch_size, shuffle=True, seed=config.seed,
                                     epochs=config.epochs)
@@ -92,8 +100,15 @@ def main():
         f"{config.batch_size} | {steps} | {prepare_seconds:.1f} | "
         + " | ".join(f"{s:.1f}" for s in timer.seconds) + f" | {peak_mb:.0f} |",
         "",
-        f"Epoch 1 includes building the training graph; later epochs are the steady state (each includes "
-        f"the epoch-end B update over all training pairs). Load average during the run: "
+        "Resident memory (VmRSS, MB) after `prepare` and after each epoch's B update:",
+        "",
+        "| after prepare | " + " | ".join(f"epoch {i + 1}" for i in range(len(timer.rss))) + " |",
+        "|" + "---:|" * (1 + len(timer.rss)),
+        f"| {prepared_mb:.0f} | " + " | ".join(f"{r:.0f}" for r in timer.rss) + " |",
+        "",
+        f"The dataset file ({os.path.getsize(path) / 2**20:.0f} MB) is under 1 GiB, so `PairedDataset` holds it "
+        "in memory. Epoch 1 includes building the training graph; later epochs are the steady state (each "
+        f"includes the epoch-end B update over all training pairs). Load average during the run: "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (the machine is shared; on an idle machine expect less).",
     ]
     print("\n".join(lines))

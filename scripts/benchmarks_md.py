@@ -43,6 +43,24 @@ def peak_rss_mb():
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
+def resident_mb(pid="self"):
+    """Current resident memory (VmRSS) of process `pid` (default: this one), in MiB; Linux only (else NaN)."""
+    return _status_kb(pid, "VmRSS") / 1024
+
+
+def peak_resident_mb(pid="self"):
+    """Peak resident memory (VmHWM) of process `pid` so far, in MiB; Linux only (else NaN)."""
+    return _status_kb(pid, "VmHWM") / 1024
+
+
+def _status_kb(pid, key):
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return next(float(line.split()[1]) for line in f if line.startswith(key + ":"))
+    except (OSError, StopIteration):
+        return float("nan")
+
+
 def machine():
     """One markdown line describing the machine and software."""
     parts = [f"{cpu_model()}, {os.cpu_count()} CPUs, no GPU" if not _gpus() else f"{cpu_model()}, GPUs: {_gpus()}",

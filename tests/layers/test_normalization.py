@@ -22,7 +22,7 @@ def test_column_stats_by_hand_for_any_chunk(chunk):
     np.testing.assert_allclose(scale, np.add(SMALL_STD, 0.5), rtol=1e-7)  # std + epsilon
 
 
-@pytest.mark.parametrize("chunk", [1, 7, 1000, 16384])
+@pytest.mark.parametrize("chunk", [1, 7, 1000, 16384, None])
 def test_column_stats_equal_numpy_float64_bit_for_bit(chunk):
     rng = np.random.default_rng(chunk)
     x = (rng.standard_normal((2345, 37)) * 30 + 12).astype(np.float32)

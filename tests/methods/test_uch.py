@@ -131,3 +131,23 @@ def test_spread_terms_enter_the_hashing_loss(dataset):
     assert float(model._spread_loss(square, square)) == pytest.approx(0.0)
     off = build_model(UCH, UCHConfig(bits=2, decorrelation_weight=0.0, balance_weight=0.0).validate(), data)
     assert float(off._spread_loss(same, same)) == 0.0  # the paper's setting: no extra term
+
+
+def test_epoch_end_code_update_reuses_one_graph(dataset):
+    """B's update after every epoch runs the graph traced in `prepare`: no new trace (and its memory) per epoch."""
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.data.split import SplitView
+    from tfhash.methods.uch import UCH, UCHConfig
+    from tfhash.training.run import build_model, seed_everything
+
+    seed_everything(0)
+    data = PairedDataset(dataset)
+    model = build_model(UCH, UCHConfig(bits=16).validate(), data)
+    model.configure()
+    train = SplitView(data, "train")
+    model.prepare(train)
+    traces = model._code_fn.experimental_get_tracing_count()
+    assert traces >= 1
+    for epoch in range(3):
+        model.end_epoch(epoch, train)
+    assert model._code_fn.experimental_get_tracing_count() == traces

@@ -234,16 +234,29 @@ def write_dataset(
     return path
 
 
-def _read_rows(ds, indices):
-    """Rows `indices` (any order, repeats allowed) of an h5py dataset."""
+def _read_rows(ds, indices, block_bytes=2**24):
+    """Rows `indices` (any order, repeats allowed) of an h5py dataset.
+
+    Read a block of about `block_bytes` at a time straight into the output,
+    so memory is the output plus one block (a whole-array fancy read would
+    hold the rows three times: read, reordered, output).
+    """
     indices = np.asarray(indices, dtype=np.int64)
+    out = np.empty((indices.size,) + ds.shape[1:], ds.dtype)
     if indices.size == 0:
-        return np.zeros((0,) + ds.shape[1:], ds.dtype)
+        return out
     order = np.argsort(indices, kind="stable")
-    unique, inverse = np.unique(indices[order], return_inverse=True)
-    rows = ds[unique]  # h5py wants increasing, unique indices
-    out = np.empty((indices.size,) + rows.shape[1:], rows.dtype)
-    out[order] = rows[inverse]
+    ordered = indices[order]
+    step = max(1, block_bytes // max(1, int(np.prod(ds.shape[1:])) * ds.dtype.itemsize))
+    for start in range(0, ordered.size, step):
+        part = ordered[start : start + step]
+        lo, hi = int(part[0]), int(part[-1]) + 1
+        if hi - lo <= 2 * part.size:  # dense rows: one contiguous read, then pick
+            block = ds[lo:hi][part - lo]
+        else:  # h5py wants increasing, unique indices
+            unique, inverse = np.unique(part, return_inverse=True)
+            block = ds[unique][inverse]
+        out[order[start : start + step]] = block
     return out
 
 

@@ -72,27 +72,20 @@ def make_pipeline(
 
     specs = {f: (dataset.read(f, rows[:1]).shape[1:], _DTYPES[f]) for f in fields}
 
-    if dataset.in_memory:
-        tensors = {f: tf.constant(dataset.read(f, rows), dtype=_DTYPES[f]) for f in fields}
+    # Each batch is read from the dataset's own arrays (in memory or lazily from HDF5) when it is
+    # needed. A tf.constant of the split instead would copy it once per pipeline: UCH's and SDCH's
+    # passes over the training split after every epoch would each hold another copy.
+    def read(pos):
+        return tuple(dataset.read(f, rows[pos]).astype(_DTYPES[f].as_numpy_dtype, copy=False) for f in fields)
 
-        def lookup(pos):
-            out = {_KEYS[f]: tf.gather(tensors[f], pos) for f in fields}
-            out["index"] = pos
-            return out
-
-    else:
-
-        def read(pos):
-            return tuple(dataset.read(f, rows[pos]).astype(_DTYPES[f].as_numpy_dtype) for f in fields)
-
-        def lookup(pos):
-            values = tf.numpy_function(read, [pos], [_DTYPES[f] for f in fields])
-            out = {}
-            for f, v in zip(fields, values):
-                v.set_shape((None,) + tuple(specs[f][0]))
-                out[_KEYS[f]] = v
-            out["index"] = pos
-            return out
+    def lookup(pos):
+        values = tf.numpy_function(read, [pos], [_DTYPES[f] for f in fields])
+        out = {}
+        for f, v in zip(fields, values):
+            v.set_shape((None,) + tuple(specs[f][0]))
+            out[_KEYS[f]] = v
+        out["index"] = pos
+        return out
 
     ds = index_ds.map(lookup, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     options = tf.data.Options()

@@ -15,14 +15,16 @@ import numpy as np
 from keras import ops
 
 
-def column_stats(data, epsilon=1e-6, chunk=16384):
+def column_stats(data, epsilon=1e-6, chunk=None):
     """Per-column mean and std + `epsilon` of `data` (N, dim), as float32, in float64 a chunk of rows at a time.
 
     Equal to `data.astype(float64).mean(0)` / `.std(0)` (rows are summed in the
     same order), without the float64 copy of the whole array: at 190,000 x
-    4096 features that copy alone is 6 GB.
+    4096 features that copy alone is 6 GB. `chunk` rows default to about
+    32 MB of float64 (1,024 rows of 4096-d features): a chunk is held twice.
     """
     n = data.shape[0]
+    chunk = chunk or max(1, 2**22 // max(1, int(data.shape[1])))
     total = np.zeros(data.shape[1])
     for start in range(0, n, chunk):
         total = np.add.reduce(np.concatenate([total[None], data[start:start + chunk].astype(np.float64)]), axis=0)
@@ -48,8 +50,11 @@ class Standardize(keras.layers.Layer):
         self.scale = self.add_weight(name="scale", shape=(dim,), initializer="ones", trainable=False)
 
     def fit(self, data):
-        """Set mean and scale (std + epsilon) from `data` (N, dim), a NumPy array."""
-        mean, scale = column_stats(np.asarray(data).reshape(-1, self.mean.shape[0]), self.epsilon)
+        """Set mean and scale (std + epsilon) from `data` (N, dim): a NumPy array, or any 2-D array-like read
+        a slice of rows at a time (e.g. `SplitView.rows_of`, which never loads the split whole)."""
+        if getattr(data, "ndim", None) != 2:
+            data = np.asarray(data[:]).reshape(-1, self.mean.shape[0])  # [:] reads an array-like whole
+        mean, scale = column_stats(data, self.epsilon)
         self.mean.assign(mean)
         self.scale.assign(scale)
         return self

@@ -233,9 +233,9 @@ class DVSH(Hasher):
     def prepare(self, train):
         """Fit the input standardisation (feature vectors, bag-of-words) on the training split."""
         if self.image_standardize is not None:
-            self.image_standardize.fit(train.images())
+            self.image_standardize.fit(train.rows_of("images"))
         if self.text_standardize is not None:
-            self.text_standardize.fit(train.texts())
+            self.text_standardize.fit(train.rows_of("texts"))
 
     # --- text steps (the bag-of-words variant overrides these four) ------------------------
     def _text_mask(self, texts):

@@ -324,9 +324,9 @@ class SDCH(Hasher):
     def prepare(self, train):
         """Fit the input standardisation, store the labels, and initialise B by ITQ on Z (Algorithm 1)."""
         if self.image_standardize is not None:
-            self.image_standardize.fit(train.images())
+            self.image_standardize.fit(train.rows_of("images"))
         if self.text_standardize is not None:
-            self.text_standardize.fit(train.texts())
+            self.text_standardize.fit(train.rows_of("texts"))
         self.train_labels.assign(train.labels().astype(np.float32))
         self.codes.assign(self._itq_codes(*self._training_features(train)))
 

@@ -368,8 +368,8 @@ class UCH(Hasher):
         """Input statistics of the training split, then B of the initial networks."""
         if self.config.standardize:
             if not self.pixels:
-                self.image_standardize.fit(train.images())
-            self.text_standardize.fit(train.texts())
+                self.image_standardize.fit(train.rows_of("images"))
+            self.text_standardize.fit(train.rows_of("texts"))
         self.update_codes(train)
 
     def end_epoch(self, epoch, train):

@@ -155,13 +155,22 @@ class _FeatureTables:
     """The training inputs by modality, for drawing pool items and positives inside `train_step`.
 
     Plain non-trainable `tf.Variable`s in a plain object: not model weights
-    (never saved with the model or in checkpoints; `prepare` rebuilds them),
-    and one copy in memory (`tf.constant` of a NumPy array keeps two).
+    (never saved with the model or in checkpoints; `prepare` rebuilds them).
+    One copy in memory: each table is filled a chunk of rows at a time by an
+    in-place scatter (`tf.constant` of a NumPy array keeps two copies, and so
+    does a sliced assign, measured), so the split is never held twice.
     """
 
-    def __init__(self, images, texts):
-        self.tables = {"image": tf.Variable(images, trainable=False, name="image_table"),
-                       "text": tf.Variable(texts, trainable=False, name="text_table")}
+    def __init__(self, train, chunk_bytes=2**26):
+        self.tables = {}
+        for modality, field in (("image", "images"), ("text", "texts")):
+            rows = train.rows_of(field)
+            table = tf.Variable(lambda: tf.zeros(rows.shape, tf.float32), trainable=False, name=f"{modality}_table")
+            step = max(1, chunk_bytes // (4 * int(np.prod(rows.shape[1:]))))
+            for start in range(0, len(rows), step):
+                block = np.asarray(rows[start : start + step], np.float32)
+                table.scatter_update(tf.IndexedSlices(block, tf.range(start, start + block.shape[0])))
+            self.tables[modality] = table
 
     def __getitem__(self, modality):
         return self.tables[modality]
@@ -268,22 +277,27 @@ class UGACH(Hasher):
 
     # --- before the first epoch ----------------------------------------------------------
     def prepare(self, train):
-        """Input statistics, the correlation graph, and the training inputs G and D draw items from."""
+        """Input statistics, the correlation graph, and the training inputs G and D draw items from.
+
+        Statistics are taken a chunk of rows at a time; the graph needs both
+        modalities whole, which are dropped before the tables are filled, so
+        the training split is never in memory twice.
+        """
         cfg = self.config
-        images = np.asarray(train.images(), np.float32)
-        texts = np.asarray(train.texts(), np.float32)
         if cfg.standardize:
-            for modality, x in (("image", images), ("text", texts)):
-                mean, scale = column_stats(x)
+            for modality, field in (("image", "images"), ("text", "texts")):
+                mean, scale = column_stats(train.rows_of(field))
                 self.input_stats[modality][0].assign(mean)
                 self.input_stats[modality][1].assign(scale)
         if cfg.variant == "ugach":
-            graph = correlation_graph(images, texts, k_image=cfg.image_neighbours, k_text=cfg.text_neighbours,
+            graph = correlation_graph(np.asarray(train.images(), np.float32), np.asarray(train.texts(), np.float32),
+                                      k_image=cfg.image_neighbours, k_text=cfg.text_neighbours,
                                       metric=cfg.graph_metric, index=cfg.graph_index,
                                       exact_max_items=cfg.graph_exact_max_items, seed=cfg.seed)
             self.image_neighbours.assign(graph.image)
             self.text_neighbours.assign(graph.text)
-        self._features = _FeatureTables(images, texts)
+        self._features = None  # a second prepare() drops the old tables before filling new ones
+        self._features = _FeatureTables(train)
 
     # --- sampling ------------------------------------------------------------------------
     def _manifold_positives(self, index):

@@ -145,10 +145,10 @@ def test_backbone_learning_rate_multiplier_scales_only_the_backbone_step():
                                 backbone_learning_rate_multiplier=multiplier),
                      image_shape=(32, 32, 3), text_shape=(5,), num_classes=2, train_size=4)
         model.configure()
-        model.optimizers["features"] = keras.optimizers.SGD(0.1)  # plain SGD: the step is rate x gradient
+        sgd = keras.optimizers.SGD(0.1)  # plain SGD: the step is rate x gradient
         spec = model._players["features"]
-        model._players["features"] = type(spec)(model.optimizers["features"], spec.variables, spec.multipliers)
-        model.optimizers["features"].build(spec.variables)
+        model._players["features"] = type(spec)(sgd, spec.variables, spec.multipliers)  # `step` uses the player's
+        sgd.build(spec.variables)
         model.begin_epoch(0)  # features-only phase
         before = [v.numpy().copy() for v in spec.variables]
         with tf.GradientTape() as tape:

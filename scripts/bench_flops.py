@@ -23,6 +23,7 @@ Usage:
 """
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -68,34 +69,19 @@ def product_flops(op):
     try:
         if op.type in ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"):
             a = op.inputs[0].shape.as_list()
-            out = op.outputs[0].shape.as_list()
             transpose = op.get_attr("transpose_a") if op.type == "MatMul" else op.get_attr("adj_x")
-            k = a[-2] if transpose else a[-1]
-            count = 1
-            for d in out:
-                count *= d
-            return 2 * count * k
+            return 2 * math.prod(op.outputs[0].shape.as_list()) * (a[-2] if transpose else a[-1])
         if op.type.startswith("Conv2D") or op.type.startswith("Depthwise"):
-            # Forward, input-gradient and filter-gradient convolutions all cost 2 x output-elements x window.
-            fwd_out = op.outputs[0].shape.as_list() if op.type in ("Conv2D", "DepthwiseConv2dNative") else None
-            if op.type in ("Conv2D", "DepthwiseConv2dNative"):
-                kh, kw, cin, cmult = op.inputs[1].shape.as_list()
-                count = 1
-                for d in fwd_out:
-                    count *= d
-                per = kh * kw * (cin if op.type == "Conv2D" else 1)
-                return 2 * count * per
-            if op.type.endswith("BackpropInput"):
-                grad = op.inputs[2].shape.as_list()  # gradient of the forward output
-                filt = op.inputs[1].shape.as_list()
+            # Forward, input-gradient and filter-gradient convolutions all cost 2 x (elements of the forward
+            # output) x window: the forward op's output is the backprop ops' incoming gradient (input 2).
+            if op.type.endswith("BackpropFilter"):
+                out, filt = op.inputs[2], op.outputs[0]
+            elif op.type.endswith("BackpropInput"):
+                out, filt = op.inputs[2], op.inputs[1]
             else:
-                grad = op.inputs[2].shape.as_list()
-                filt = op.outputs[0].shape.as_list()
-            count = 1
-            for d in grad:
-                count *= d
-            per = filt[0] * filt[1] * (filt[2] if "Depthwise" not in op.type else 1)
-            return 2 * count * per
+                out, filt = op.outputs[0], op.inputs[1]
+            kh, kw, cin = filt.shape.as_list()[:3]
+            return 2 * math.prod(out.shape.as_list()) * kh * kw * (1 if "Depthwise" in op.type else cin)
     except (TypeError, ValueError, IndexError):
         return 0
     return 0

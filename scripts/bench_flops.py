@@ -38,7 +38,7 @@ from tfhash.cli.quiet import import_tensorflow  # noqa: E402
 #: Stage lengths shortened so that a few epochs reach each method's main phase (its steady state).
 SHORT_SCHEDULES = {"ugach": {"pretrain_epochs": 1}, "tuch": {"text_epochs": 1, "gan_epochs": 1}}
 
-PRODUCT_OPS = {"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Conv2D", "Conv2DBackpropInput",
+PRODUCT_OPS = {"Einsum", "MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Conv2D", "Conv2DBackpropInput",
                "Conv2DBackpropFilter", "DepthwiseConv2dNative", "DepthwiseConv2dNativeBackpropInput",
                "DepthwiseConv2dNativeBackpropFilter"}
 
@@ -67,6 +67,12 @@ def matmul_rate(tf, n=2048, repeats=10, runs=5):
 def product_flops(op):
     """FLOPs (2 per multiply-add) of one matrix-product or convolution op, from its static shapes; 0 if unknown."""
     try:
+        if op.type == "Einsum":  # e.g. the input gradient of `tfhash.layers.dense.Dense`: 2 x every index's size
+            operands, _ = op.get_attr("equation").decode().replace(" ", "").split("->")
+            sizes = {}
+            for letters, tensor in zip(operands.split(","), op.inputs):
+                sizes.update(zip(letters, tensor.shape.as_list()))
+            return 2 * math.prod(sizes.values())
         if op.type in ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3"):
             a = op.inputs[0].shape.as_list()
             transpose = op.get_attr("transpose_a") if op.type == "MatMul" else op.get_attr("adj_x")
@@ -209,6 +215,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (the last one is the steady state)")
     parser.add_argument("--dataset", default=None, help="dataset file (default: the bundled Wikipedia benchmark)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument("--note", default="", help="a last paragraph for the section (e.g. earlier measurements)")
     args = parser.parse_args(argv)
 
     import_tensorflow()
@@ -257,10 +264,12 @@ def main(argv=None):
         detail = "; ".join(f"{e['epoch']} {e['phase']}: {e['steps_seconds']:.2f} / {e['end_epoch_seconds']:.2f} / "
                            f"{e['checkpoint_seconds']:.2f}" for e in r["epochs_detail"])
         lines.append(f"- {r['method']}: {detail}")
-    lines += ["", "FLOPs per step are counted from the traced `train_step` (every MatMul/BatchMatMul/Conv2D and "
-              "their gradient ops, 2 per multiply-add); the first epoch of each phase includes tracing. The fixed "
+    lines += ["", "FLOPs per step are counted from the traced `train_step` (every MatMul/BatchMatMul/Einsum/Conv2D "
+              "and their gradient ops, 2 per multiply-add); the first epoch of each phase includes tracing. The fixed "
               "cost is the run's wall time in-process minus its epochs: building the model, `prepare` (initial "
               "codes, graphs), saving model.keras, encoding query and database, scoring and plots."]
+    if args.note:
+        lines += ["", args.note]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:

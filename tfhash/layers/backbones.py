@@ -7,7 +7,7 @@ Methods add their own layers (AlexNet's fc6-fc8, a code layer) on top::
 
     images = keras.Input((64, 64, 3))
     x = image_backbone((64, 64, 3), kind="alexnet-small", name="image_cnn")(images)
-    x = keras.layers.Dense(4096, activation="relu")(x)
+    x = Dense(4096, activation="relu")(x)
 
 Kinds:
 
@@ -60,6 +60,7 @@ import keras
 import tensorflow as tf
 
 from tfhash.errors import TfhashError, require
+from tfhash.layers.dense import Dense
 
 #: AlexNet's (and Table 1's) convolution widths conv1..conv5.
 ALEXNET_FILTERS = (96, 256, 384, 384, 256)

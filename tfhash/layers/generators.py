@@ -23,12 +23,13 @@ import numpy as np
 
 from tfhash.atomic import atomic_path
 from tfhash.errors import require
+from tfhash.layers.dense import Dense
 
 
 def _conditioning(noise_dim, text_dim, text_projection, name):
     z = keras.Input(shape=(int(noise_dim),), name=f"{name}_noise")
     t = keras.Input(shape=(int(text_dim),), name=f"{name}_text")
-    p = keras.layers.Dense(int(text_projection), name=f"{name}_text_projection")(t)
+    p = Dense(int(text_projection), name=f"{name}_text_projection")(t)
     p = keras.layers.LeakyReLU(0.2, name=f"{name}_text_lrelu")(p)
     return [z, t], keras.layers.Concatenate(name=f"{name}_concat")([z, p])
 
@@ -41,7 +42,7 @@ def dcgan_generator(noise_dim, text_dim, *, image_size=64, channels=3, width=64,
             f"a DCGAN generator makes 4 * 2^k pixel squares (8, 16, 32, 64, ...), not {image_size}")
     inputs, x = _conditioning(noise_dim, text_dim, text_projection, name)
     filters = width * 2 ** (steps - 1)
-    x = keras.layers.Dense(4 * 4 * filters, use_bias=False, name=f"{name}_project")(x)
+    x = Dense(4 * 4 * filters, use_bias=False, name=f"{name}_project")(x)
     x = keras.layers.Reshape((4, 4, filters), name=f"{name}_reshape")(x)
     x = keras.layers.BatchNormalization(name=f"{name}_bn0")(x)
     x = keras.layers.ReLU(name=f"{name}_relu0")(x)
@@ -60,8 +61,8 @@ def mlp_generator(noise_dim, text_dim, output_dim, *, widths=(512, 512), text_pr
     """G(z, t) -> feature vectors (batch, output_dim), linear output."""
     inputs, x = _conditioning(noise_dim, text_dim, text_projection, name)
     for i, w in enumerate(widths):
-        x = keras.layers.Dense(int(w), activation="relu", name=f"{name}_dense{i}")(x)
-    x = keras.layers.Dense(int(output_dim), name=f"{name}_output")(x)
+        x = Dense(int(w), activation="relu", name=f"{name}_dense{i}")(x)
+    x = Dense(int(output_dim), name=f"{name}_output")(x)
     return keras.Model(inputs, x, name=name)
 
 

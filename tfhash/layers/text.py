@@ -23,6 +23,7 @@ import keras
 from keras import ops
 
 from tfhash.errors import require
+from tfhash.layers.dense import Dense
 from tfhash.layers.towers import mlp
 
 POOLINGS = ("sequence", "mean", "last")
@@ -78,7 +79,7 @@ def lstm_encoder(vocabulary_size, *, embedding_dim, units, output_dim=None, outp
                                name=f"{name}_embedding" if name else None)(tokens)
     x = lstm_stack(x, mask, units, name=name)
     if output_dim:
-        x = keras.layers.Dense(int(output_dim), activation=output_activation,
+        x = Dense(int(output_dim), activation=output_activation,
                                name=f"{name}_output" if name else None)(x)
     if pooling == "mean":
         x = masked_mean(x, mask)

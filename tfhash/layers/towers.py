@@ -2,6 +2,8 @@
 
 import keras
 
+from tfhash.layers.dense import Dense
+
 
 def mlp(input_dim, widths, *, activation="relu", output_activation=None, dropout=0.0, name=None):
     """A functional MLP `input_dim -> widths[0] -> ... -> widths[-1]`.
@@ -14,7 +16,7 @@ def mlp(input_dim, widths, *, activation="relu", output_activation=None, dropout
     x = inputs
     for i, width in enumerate(widths):
         last = i == len(widths) - 1
-        x = keras.layers.Dense(
+        x = Dense(
             int(width),
             activation=output_activation if last else activation,
             name=f"{name}_dense{i}" if name else None,

@@ -88,12 +88,14 @@ import keras
 import tensorflow as tf
 
 from tfhash.errors import require
+from tfhash.layers.dense import Dense
 from tfhash.layers.normalization import Standardize
 from tfhash.layers.text import bow_encoder, last_valid_step, lstm_encoder, masked_lstm, masked_mean, token_mask
 from tfhash.layers.towers import mlp
 from tfhash.losses.pairwise import cosine_margin_loss, inner_product_loss, signed_label_similarity
 from tfhash.losses.quantization import bitwise_margin_loss
 from tfhash.methods.base import Hasher
+from tfhash.methods.optimizers import Adam
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
@@ -210,7 +212,7 @@ class DVSH(Hasher):
         else:
             x = images if self.image_standardize is None else self.image_standardize(images)
         x = mlp(x.shape[-1], cfg.image_hidden, output_activation="relu", dropout=cfg.dropout, name=f"{name}_fc")(x)
-        outputs = keras.layers.Dense(output_dim, activation=activation, name=f"{name}_map")(x)
+        outputs = Dense(output_dim, activation=activation, name=f"{name}_map")(x)
         return keras.Model(images, outputs, name=name)
 
     def _fusion_text_layers(self, width):
@@ -294,7 +296,7 @@ class DVSH(Hasher):
             rate = CaffeInvDecay(cfg.learning_rate, cfg.lr_gamma, cfg.lr_power)
         if cfg.optimizer == "sgd":
             return keras.optimizers.SGD(rate, momentum=cfg.momentum)
-        return keras.optimizers.Adam(rate)
+        return Adam(rate)
 
     def _multipliers(self, variables, fc8_layers):
         """fc8_rate_multiplier on the variables of `fc8_layers`, 1 elsewhere (one per variable)."""

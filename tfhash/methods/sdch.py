@@ -97,6 +97,7 @@ import tensorflow as tf
 
 from tfhash.errors import require
 from tfhash.layers.hashing import binarize
+from tfhash.layers.dense import Dense
 from tfhash.layers.normalization import Standardize
 from tfhash.layers.towers import mlp
 from tfhash.losses.pairwise import inner_product_loss, label_similarity, logistic_pair_loss, signed_label_similarity
@@ -104,6 +105,7 @@ from tfhash.losses.quantization import bit_balance_loss, bit_decorrelation_loss,
 from tfhash.methods.base import Hasher, Phase
 from tfhash.methods.state import write_rows
 from tfhash.methods.itq import itq_rotation
+from tfhash.methods.optimizers import Adam
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
@@ -170,7 +172,7 @@ class SDCH(Hasher):
         self.image_net = self._pipeline(self.image_shape, cfg.image_hidden, self.image_standardize, "image_net")
         self.text_net = self._pipeline(self.text_shape, cfg.text_hidden, self.text_standardize, "text_net")
         fc4_input = keras.Input(shape=(cfg.feature_dim,), name="fc4_input")
-        fc4 = keras.layers.Dense(cfg.bits, use_bias=not cfg.center_features, name="fc4")  # centred input: no bias
+        fc4 = Dense(cfg.bits, use_bias=not cfg.center_features, name="fc4")  # centred input: no bias
         self.hash_layer = keras.Model(fc4_input, fc4(fc4_input), name="hash_layer")
 
         def state(name, shape, dtype="float32"):
@@ -206,8 +208,8 @@ class SDCH(Hasher):
     def build_optimizers(self):
         cfg = self.config
         return {
-            "hash": (keras.optimizers.Adam(cfg.hash_learning_rate), self.hash_layer.trainable_variables),
-            "features": (keras.optimizers.Adam(cfg.feature_learning_rate), self._feature_variables),
+            "hash": (Adam(cfg.hash_learning_rate), self.hash_layer.trainable_variables),
+            "features": (Adam(cfg.feature_learning_rate), self._feature_variables),
         }
 
     def phase(self, epoch):

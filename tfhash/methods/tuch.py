@@ -87,6 +87,7 @@ from tfhash.data.dataset import POOL
 from tfhash.data.split import SplitView
 from tfhash.errors import require
 from tfhash.layers.backbones import BACKBONES
+from tfhash.layers.dense import Dense
 from tfhash.layers.generators import conditional_generator, save_image_grid, to_uint8
 from tfhash.layers.hashing import SignSTE
 from tfhash.layers.normalization import Standardize
@@ -95,6 +96,7 @@ from tfhash.layers.towers import mlp
 from tfhash.losses.adversarial import generator_loss
 from tfhash.losses.conditional_gan import matching_aware_discriminator_loss
 from tfhash.methods.base import Hasher, Phase
+from tfhash.methods.optimizers import Adam
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
@@ -198,16 +200,16 @@ class TUCH(Hasher):
         else:
             features = mlp(self.image_shape[0], cfg.image_hidden, activation="leaky_relu",
                            output_activation="leaky_relu", name="h_image_mlp")(image)
-        self.image_branch = keras.Model(image, keras.layers.Dense(cfg.bits, name="fc_i")(features), name="h_image")
+        self.image_branch = keras.Model(image, Dense(cfg.bits, name="fc_i")(features), name="h_image")
         self.discrete = SignSTE(name="discrete")
-        self.semantic = keras.layers.Dense(self.num_classes, use_bias=False, name="w_h")  # phi = W_h h (eq. 3)
+        self.semantic = Dense(self.num_classes, use_bias=False, name="w_h")  # phi = W_h h (eq. 3)
         self.semantic.build((None, cfg.bits))
         self.text_branch = mlp(cfg.text_dim, (cfg.text_branch_dim,), output_activation="leaky_relu", name="h_text")
         r_in = keras.Input(shape=(cfg.bits,), name="h_d_fc_i")
         e_in = keras.Input(shape=(cfg.text_branch_dim,), name="h_d_text")
         joint = keras.layers.Concatenate()([r_in, e_in])
-        joint = keras.layers.Dense(cfg.discriminator_hidden, activation="leaky_relu", name="h_d_hidden")(joint)
-        self.discriminator_head = keras.Model([r_in, e_in], keras.layers.Dense(1, name="h_d_logit")(joint),
+        joint = Dense(cfg.discriminator_hidden, activation="leaky_relu", name="h_d_hidden")(joint)
+        self.discriminator_head = keras.Model([r_in, e_in], Dense(1, name="h_d_logit")(joint),
                                               name="h_d")
 
         def state(name, shape, initializer="zeros", dtype="float32"):
@@ -239,10 +241,10 @@ class TUCH(Hasher):
     def build_optimizers(self):
         cfg = self.config
         return {
-            "text": (keras.optimizers.Adam(cfg.text_learning_rate),
+            "text": (Adam(cfg.text_learning_rate),
                      self.text_encoder.trainable_variables + self.text_decoder.trainable_variables),
-            "hashing": (keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.adam_beta_1), self.hashing_variables),
-            "generator": (keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.adam_beta_1),
+            "hashing": (Adam(cfg.learning_rate, beta_1=cfg.adam_beta_1), self.hashing_variables),
+            "generator": (Adam(cfg.learning_rate, beta_1=cfg.adam_beta_1),
                           self.generator.trainable_variables),
         }
 

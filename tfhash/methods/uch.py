@@ -13,6 +13,7 @@ from tfhash.losses.adversarial import discriminator_loss, generator_loss
 from tfhash.losses.quantization import bit_balance_loss, bit_decorrelation_loss, quantization_loss
 from tfhash.methods.base import Hasher
 from tfhash.methods.state import write_rows
+from tfhash.methods.optimizers import Adam
 from tfhash.methods.registry import register_method
 from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
 
@@ -245,8 +246,8 @@ class UCH(Hasher):
         decay = cfg.weight_decay or None
         out = {}
         for step, (image_vars, text_vars) in self._sides().items():
-            out[f"{step}_image"] = (keras.optimizers.Adam(cfg.image_learning_rate, weight_decay=decay), image_vars)
-            out[f"{step}_text"] = (keras.optimizers.Adam(cfg.text_learning_rate, weight_decay=decay), text_vars)
+            out[f"{step}_image"] = (Adam(cfg.image_learning_rate, weight_decay=decay), image_vars)
+            out[f"{step}_text"] = (Adam(cfg.text_learning_rate, weight_decay=decay), text_vars)
         return out
 
     def _update(self, step, loss, tape):

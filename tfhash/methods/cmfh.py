@@ -114,7 +114,7 @@ class CMFH(LinearHasher):
 
     def fit_closed_form(self, train):
         cfg = self.config
-        x, y = train.images().astype(np.float64), train.texts().astype(np.float64)
+        x, y = self.image_vectors(train.images()), train.texts().astype(np.float64)
         require(len(x) == self.train_size, f"cmfh was built for {self.train_size} training pairs, got {len(x)}")
 
         (mx, sx), (my, sy) = input_stats(x, cfg.standardize), input_stats(y, cfg.standardize)

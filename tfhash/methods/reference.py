@@ -41,13 +41,12 @@ class CCAITQ(LinearHasher):
 
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
-        self.directions = min(self.image_shape[0], self.text_shape[0], self.config.bits) \
-            if len(self.image_shape) == 1 else 0
+        self.directions = min(self.image_dim, self.text_shape[0], self.config.bits)
         self.build_linear_maps(self.directions, rotation=True)
 
     def fit_closed_form(self, train):
         cfg = self.config
-        x, y = train.images().astype(np.float64), train.texts().astype(np.float64)
+        x, y = self.image_vectors(train.images()), train.texts().astype(np.float64)
         stats = [input_stats(x), input_stats(y)]
         xs, ys = (x - stats[0][0]) / stats[0][1], (y - stats[1][0]) / stats[1][1]
         px, py, _ = cca(xs, ys, self.directions, reg=cfg.cca_reg)

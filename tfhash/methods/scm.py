@@ -126,7 +126,7 @@ class SCM(LinearHasher):
 
     def fit_closed_form(self, train):
         cfg = self.config
-        x, y = train.images().astype(np.float64), train.texts().astype(np.float64)
+        x, y = self.image_vectors(train.images()), train.texts().astype(np.float64)
         labels = train.labels()
         stats = [input_stats(x, cfg.standardize), input_stats(y, cfg.standardize)]
         xs, ys = (x - stats[0][0]) / stats[0][1], (y - stats[1][0]) / stats[1][1]

@@ -1,27 +1,19 @@
-"""DVSH benchmark: DVSH on raw pixels next to CCA-ITQ, and the paper's ablations, through `tfhash.training.run.train`.
+"""DVSH benchmark: the paper's ablations, through `tfhash.training.run.train`.
 
-``dvsh-bow`` against SCM and CCA-ITQ on feature datasets, over seeds, is
-`tfhash benchmark`'s (BENCHMARKS.md `harness-supervised`,
-`harness-supervised-mirflickr`). Parts (``--parts``, comma-separated):
-
-* ``mirflickr``: ``dvsh`` (AlexNet-style CNN from scratch on 64 x 64 pixels,
-  LSTMs over the raw tag sequence) on the 730 MIRFlickr-25K pairs whose image
-  is present (130 queries, 600 train = database). ``cca-itq`` needs vectors:
-  it reads the same pairs with the pixels average-pooled to 16 x 16 x 3
-  (768-d) and the 1,386-d tag bag-of-words.
-* ``ablations``: on the bundled Wikipedia set with ``dvsh-bow``: DVSH, DVSH-B
-  (the same run's continuous codes ranked by cosine), DVSH-Q
-  (``bitwise_weight=0``), DVSH-I (``pair_loss=inner-product``), DVSH-H
-  (``out_of_sample=fusion``).
+DVSH against SCM and CCA-ITQ over seeds is `tfhash benchmark`'s:
+``dvsh-bow`` on feature datasets (BENCHMARKS.md `harness-supervised`,
+`harness-supervised-mirflickr`), ``dvsh`` on the MIRFlickr raw images
+(`harness-supervised-pixels`). What remains here, on the bundled Wikipedia
+set with ``dvsh-bow``: DVSH, DVSH-B (the same run's continuous codes ranked
+by cosine), DVSH-Q (``bitwise_weight=0``), DVSH-I
+(``pair_loss=inner-product``), DVSH-H (``out_of_sample=fusion``).
 
 Both retrieval directions (i2t, t2i), MAP@all and MAP@50. Settings are the
-config defaults except epochs and, for pixels, the CNN width (see
-``--conv-filters``); they were chosen on a validation split carved from the
-training pairs, never on the queries. Runs land in ``--work`` (reused when a
-run with the same settings is there); the tables go to section ``dvsh`` of
+config defaults except epochs. Runs land in ``--work`` (reused when a run
+with the same settings is there); the tables go to section ``dvsh`` of
 BENCHMARKS.md.
 
-    nice python scripts/bench_dvsh.py --parts mirflickr,ablations
+    nice python scripts/bench_dvsh.py
 """
 
 import argparse
@@ -33,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_runs import R, map_table, mirflickr_images, plot_rows, run  # noqa: E402
+from bench_runs import R, map_table, run  # noqa: E402
 from benchmarks_md import write_section  # noqa: E402
 from tfhash.data.bundled import default_dataset_path  # noqa: E402
 from tfhash.data.dataset import PairedDataset  # noqa: E402
@@ -88,63 +80,29 @@ def continuous_report(run_dir, dataset):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="mirflickr,ablations")
     parser.add_argument("--bits", default="16,32,64")
     parser.add_argument("--epochs", type=int, default=60, help="dvsh-bow epochs on Wikipedia")
-    parser.add_argument("--mirflickr-epochs", type=int, default=60)
-    parser.add_argument("--mirflickr-learning-rate", type=float, default=1e-4,
-                        help="picked on a validation split of the 600 training pairs (1e-3 collapses the codes)")
-    parser.add_argument("--conv-filters", default="32,64,96,96,64", help="conv1-conv5 widths for MIRFlickr pixels")
-    parser.add_argument("--image-hidden", default="512,512", help="fc6-fc7 widths for MIRFlickr pixels")
-    parser.add_argument("--mirflickr", default="/work/shared/data/mirflickr25k")
-    parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--work", default="runs/bench-dvsh")
     args = parser.parse_args()
-    parts = args.parts.split(",")
     bits = [int(b) for b in args.bits.split(",")]
     os.makedirs(args.work, exist_ok=True)
     wiki = default_dataset_path()
-    sections = []
 
-    # dvsh-bow against SCM and CCA-ITQ on Wikipedia, over seeds, is `tfhash benchmark`'s (harness-supervised).
-    if "ablations" in parts:
-        dvsh_runs = {b: run("dvsh-bow", wiki, args.work, f"wiki-dvsh-bow-{b}", bits=b, epochs=args.epochs)
-                     for b in bits}
+    rows = []
+    for b in bits:
+        base_dir, base = run("dvsh-bow", wiki, args.work, f"wiki-dvsh-bow-{b}", bits=b, epochs=args.epochs)
+        rows.append(("DVSH (dvsh-bow)", b, base))
+        rows.append(("DVSH-B (no binarisation, cosine ranking)", b, continuous_report(base_dir, wiki)))
+        for name, tag, change in (("DVSH-Q (bitwise_weight 0)", "q", {"bitwise_weight": 0.0}),
+                                  ("DVSH-I (inner-product loss)", "i", {"pair_loss": "inner-product"}),
+                                  ("DVSH-H (fusion network codes)", "h", {"out_of_sample": "fusion"})):
+            rows.append((name, b, run("dvsh-bow", wiki, args.work, f"wiki-dvsh-{tag}-{b}", bits=b,
+                                      epochs=args.epochs, **change)[1]))
+    section = "### Ablations (bundled Wikipedia, dvsh-bow)\n\n" + map_table(rows, seconds=False, chance=False)
 
-    if "mirflickr" in parts:
-        pixels, vectors = mirflickr_images(args.mirflickr, args.work, args.image_size)
-        cnn = dict(epochs=args.mirflickr_epochs, learning_rate=args.mirflickr_learning_rate,
-                   conv_filters=tuple(int(x) for x in args.conv_filters.split(",")),
-                   image_hidden=tuple(int(x) for x in args.image_hidden.split(",")))
-        rows = []
-        for b in bits:
-            rows.append(("cca-itq (pooled pixels + BoW)", b,
-                         run("cca-itq", vectors, args.work, f"mir-cca-itq-{b}", bits=b)[1]))
-            rows.append(("scm (pooled pixels + BoW)", b, run("scm", vectors, args.work, f"mir-scm-{b}", bits=b)[1]))
-            rows.append(("dvsh (CNN + tag LSTM)", b, run("dvsh", pixels, args.work, f"mir-dvsh-{b}", bits=b, **cnn)[1]))
-        sections.append(f"### MIRFlickr-25K raw-image subset (730 pairs: 600 train = database, 130 queries), "
-                        f"{args.image_size} px\n\n"
-                        f"dvsh: CNN from scratch, conv widths {args.conv_filters}, fc6-fc7 {args.image_hidden}, "
-                        f"Adam {args.mirflickr_learning_rate:g}, {args.mirflickr_epochs} epochs; raw tag sequences "
-                        "(up to 25 tags).\n\n" + map_table(rows, seconds=False) + "\n\n"
-                        + plot_rows("dvsh-mirflickr", rows, "DVSH vs CCA-ITQ, MIRFlickr raw-image subset"))
-
-    if "ablations" in parts:
-        rows = []
-        for b in bits:
-            base_dir, base = dvsh_runs[b]
-            rows.append(("DVSH (dvsh-bow)", b, base))
-            rows.append(("DVSH-B (no binarisation, cosine ranking)", b, continuous_report(base_dir, wiki)))
-            for name, tag, change in (("DVSH-Q (bitwise_weight 0)", "q", {"bitwise_weight": 0.0}),
-                                      ("DVSH-I (inner-product loss)", "i", {"pair_loss": "inner-product"}),
-                                      ("DVSH-H (fusion network codes)", "h", {"out_of_sample": "fusion"})):
-                rows.append((name, b, run("dvsh-bow", wiki, args.work, f"wiki-dvsh-{tag}-{b}", bits=b,
-                                          epochs=args.epochs, **change)[1]))
-        sections.append("### Ablations (bundled Wikipedia, dvsh-bow)\n\n" + map_table(rows, seconds=False, chance=False))
-
-    write_section("dvsh", "DVSH on raw pixels next to CCA-ITQ, and the paper's ablations",
+    write_section("dvsh", "DVSH: the paper's ablations",
                   "Out-of-sample codes for both modalities; relevant = shares a label; MAP@50 uses the DCMH convention "
-                  "(see tfhash.eval.retrieval).\n\n" + "\n\n".join(sections))
+                  "(see tfhash.eval.retrieval).\n\n" + section)
 
 if __name__ == "__main__":
     main()

@@ -11,11 +11,7 @@ import shutil
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from tfhash.data.dataset import PairedDataset, write_dataset  # noqa: E402
 
 TASKS = ("i2t", "t2i")
 R = 50
@@ -68,28 +64,16 @@ def map_table(rows, seconds=True, chance=True):
 
 
 def mirflickr_images(folder, work, image_size=64):
-    """The MIRFlickr pairs with a raw image (pixels + tags), and a vector copy for CCA-ITQ.
+    """The MIRFlickr pairs with a raw image (pixels + tags), imported once into `work`; returns its path.
 
-    CCA-ITQ needs feature vectors: the copy has the same pairs and splits, each
-    image average-pooled to 16 x 16 x 3 (768-d, in [0, 1]) and the 1,386-d tag
-    bag-of-words.
+    CCA-ITQ and SCM read its images as 16 x 16 thumbnails (`tfhash.methods.linear`).
     """
     from tfhash.data.importers.mirflickr import import_mirflickr_images
 
     pixels = os.path.join(work, f"mirflickr-images-{image_size}.h5")
     if not os.path.exists(pixels):
         import_mirflickr_images(folder, pixels, image_size=image_size)
-    pooled = os.path.join(work, f"mirflickr-images-{image_size}-pooled.h5")
-    if not os.path.exists(pooled):
-        data = PairedDataset(pixels)
-        rows = np.arange(data.num_pairs)
-        images = data.read("images", rows).astype(np.float32)
-        f = image_size // 16
-        vectors = images.reshape(rows.size, 16, f, 16, f, 3).mean(axis=(2, 4)).reshape(rows.size, -1) / 255.0
-        write_dataset(pooled, images=vectors, bow=data.read("bow", rows), labels=data.read("labels", rows),
-                      class_names=data.class_names, ids=data.ids(rows), splits=data.splits,
-                      split_seed=data.split_seed, protocol=data.protocol, name=data.name + "-pooled")
-    return pixels, pooled
+    return pixels
 
 
 def mirflickr_features(folder, work, seed=0):
@@ -104,16 +88,3 @@ def mirflickr_features(folder, work, seed=0):
     if not os.path.exists(path):
         import_mirflickr_features(folder, path, seed=seed)
     return path
-
-
-def plot_rows(name, rows, title):
-    """`benchmarks_md.plot_map_vs_bits` of (label, bits, report) rows (random codes from the first report)."""
-    from benchmarks_md import plot_map_vs_bits
-
-    series, chance = {}, {}
-    for label, bits, report in rows:
-        series.setdefault(label, {})[bits] = (report["map_all"]["i2t"], report["map_all"]["t2i"])
-        if "random_codes_map" in report:
-            chance.setdefault(bits, (report["random_codes_map"]["map_all"]["i2t"],
-                                     report["random_codes_map"]["map_all"]["t2i"]))
-    return plot_map_vs_bits(name, series, title, chance or None)

@@ -166,7 +166,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", default="/tmp/numem", help="folder of the data file and the runs")
     parser.add_argument("--pairs", type=int, default=190000)
-    parser.add_argument("--methods", nargs="+", default=["uch", "ugach", "sdch"])
+    parser.add_argument("--methods", nargs="+", default=["uch", "ugach", "sdch"],
+                        help="methods, or LABEL=METHOD for a second run of one (its --set/--steps use LABEL)")
     parser.add_argument("--steps", action="append", default=[], metavar="METHOD=N",
                         help="cap METHOD's epoch at N steps (e.g. sdch=300)")
     parser.add_argument("--set", action="append", default=[], metavar="METHOD=JSON",
@@ -196,22 +197,25 @@ def main():
     results = []
     if args.snapshot:
         snapshot(args.dir)
-    for method in [] if args.report_only or args.snapshot else args.methods:
-        out = os.path.join(args.dir, f"run-{method}-{time.strftime('%H%M%S')}")
+    labels = [spec.split("=", 1)[0] for spec in args.methods]
+    for spec in [] if args.report_only or args.snapshot else args.methods:
+        label, method = (spec.split("=", 1) * 2)[:2]
+        out = os.path.join(args.dir, f"run-{label}-{time.strftime('%H%M%S')}")
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "--child", method, data, out, caps.get(method, "0"),
-                               settings.get(method, "{}")],
+        proc = subprocess.run([sys.executable, __file__, "--child", method, data, out, caps.get(label, "0"),
+                               settings.get(label, "{}")],
                               stdout=subprocess.PIPE, text=True)
         if proc.returncode:
-            print(f"{method} failed (exit {proc.returncode})", flush=True)
+            print(f"{label} failed (exit {proc.returncode})", flush=True)
             continue
         result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result["method"] = label
         result["wall"] = time.perf_counter() - start
         result["load"] = os.getloadavg()
         print(json.dumps(result), flush=True)
-        with open(os.path.join(args.dir, f"result-{method}.json"), "w", encoding="utf-8") as f:
+        with open(os.path.join(args.dir, f"result-{label}.json"), "w", encoding="utf-8") as f:
             json.dump(result, f)
-    for method in args.methods:  # this run's results, or earlier ones (runs of different methods may overlap)
+    for method in labels:  # this run's results, or earlier ones (runs of different methods may overlap)
         path = os.path.join(args.dir, f"result-{method}.json")
         if not os.path.exists(path):
             path = os.path.join(args.dir, f"result-{method}-unfinished.json")
@@ -263,7 +267,8 @@ def report(results, data, facts, no_write, note=""):
         f"{n:,} pairs ({train:,} train = database, {QUERIES:,} queries), {dim}-d float32 image features, "
         f"{bow}-d BoW, {CLASSES} labels; file {os.path.getsize(data) / 2**30:.2f} GiB, read lazily from HDF5. "
         f"Training features (train split, images + BoW, float32): {train_gb:.2f} GiB, so the target "
-        f"peak (training features + 2 GiB) is {budget_mb:,.0f} MiB. One epoch each through "
+        f"peak (training features + 2 GiB) is {budget_mb:,.0f} MiB. One epoch each (where the settings "
+        "column sets `epochs`, that many, and the epoch column is their sum) through "
         "`tfhash.training.run.train` (no evaluation), every setting but those in the settings column at its "
         "default; "
         "peak = VmHWM of the run's own process. Stage columns: largest VmRSS sampled in that stage (MiB) "

@@ -28,3 +28,11 @@ def test_triplet_hinge_by_hand():
                              [[1.0, 1.0], [1.0, 3.0], [4.0, 5.0]]])  # 0, 4, 25
     # margin 2: row 0 max(0, 2 + 1 - (4, 1, 2)) = (0, 2, 1); row 1 max(0, 2 + 0 - (0, 4, 25)) = (2, 0, 0)
     np.testing.assert_allclose(triplet_hinge(anchors, positives, negatives, 2.0), [[0, 2, 1], [2, 0, 0]], atol=1e-6)
+
+
+def test_triplet_hinge_with_a_positive_per_negative():
+    anchors = tf.constant([[0.0, 0.0]])
+    positives = tf.constant([[[1.0, 0.0], [0.0, 2.0]]])  # ||a - p_i||^2 = 1, 4
+    negatives = tf.constant([[[2.0, 0.0], [0.0, 1.0]]])  # ||a - n_i||^2 = 4, 1
+    # margin 2: max(0, 2 + 1 - 4) = 0 and max(0, 2 + 4 - 1) = 5 (the i-th positive with the i-th negative)
+    np.testing.assert_allclose(triplet_hinge(anchors, positives, negatives, 2.0), [[0, 5]], atol=1e-6)

@@ -14,7 +14,7 @@ from tfhash.data.pipeline import make_pipeline
 from tfhash.data.split import SplitView
 from tfhash.methods.correlation_graph import correlation_graph
 from tfhash.methods.callbacks import MethodSchedule
-from tfhash.methods.ugach import DISCRIMINATOR, GENERATOR, PRETRAIN, UGACH, UGACHConfig
+from tfhash.methods.ugach import DISCRIMINATOR, GENERATOR, PRETRAIN, UGACH, UGACHConfig, distinct_draws
 from tfhash.training.run_folder import read_codes
 from tfhash.training.run import build_model
 
@@ -186,7 +186,56 @@ def test_generator_epochs_and_the_matched_control_schedule(dataset):
 
 
 def test_optional_steps_run(dataset, tmp_path):
-    """Bounded reward, batch-mean baseline, neighbour rejection and two G epochs train end to end."""
+    """Bounded reward, batch-mean baseline, neighbour rejection, two G epochs, per-query pools and distinct
+    positives train end to end."""
     _, report = train_run("ugach", tmp_path, dataset, reward="sigmoid", reward_baseline="batch-mean",
-                          reject_neighbours=True, generator_epochs=2, **dict(SETTINGS, epochs=5))
+                          reject_neighbours=True, generator_epochs=2, candidate_pool="per-query",
+                          distinct_positives=True, **dict(SETTINGS, epochs=5))
     assert_beats_random(report, margin=0.1)
+
+
+def test_distinct_draws_on_hand_built_lists():
+    seed = keras.random.SeedGenerator(3)
+    # Row 0: 4 different items, 9 listed twice; row 1: only 2 different items; row 2: all different.
+    rows = np.array([[9, 1, 9, 2, 3], [5, 5, 6, 6, 5], [10, 11, 12, 13, 14]], np.int32)
+    seen = [set(), set(), set()]
+    for _ in range(200):
+        drawn = distinct_draws(tf.constant(rows), 2, seed).numpy()
+        for r in range(3):
+            assert set(drawn[r]) <= set(rows[r])
+            assert drawn[r, 0] != drawn[r, 1]  # two different items, also where an item is listed twice
+            seen[r].add(tuple(sorted(drawn[r])))
+    assert seen[1] == {(5, 6)}
+    assert len(seen[0]) == 6 and len(seen[2]) == 10  # every pair of different items comes up
+    ones = np.stack([distinct_draws(tf.constant(rows), 1, seed).numpy()[0, 0] for _ in range(800)])
+    counts = np.array([np.sum(ones == v) for v in (9, 1, 2, 3)])
+    assert counts.min() > 140  # uniform over the different items (200 expected each), 9 not favoured
+    assert counts[0] < 260
+
+
+def test_distinct_positives_and_per_query_pools(dataset):
+    model, _, train = _prepared_model(dataset, distinct_positives=True, candidate_pool="per-query",
+                                      samples_per_query=3)
+    index = tf.constant(np.arange(40), tf.int32)
+    positives = model._manifold_positives(index).numpy()
+    assert positives.shape == (40, 3)
+    neighbours = np.concatenate([model.image_neighbours.numpy(), model.text_neighbours.numpy()], axis=1)
+    for j in range(40):
+        assert set(positives[j]) <= set(neighbours[j]) and len(set(positives[j])) == 3
+    queries = train.images(np.arange(40))
+    pool = model._random_pool(queries)
+    assert pool.shape == (40, model.pool_size)
+    assert len({tuple(row) for row in pool.numpy()}) > 30  # each query its own pool
+    # Per-query logits are each query's distances to its own pool (eq. 4), as the shared form computes them.
+    logits = model._generator_logits("image", "text", queries, pool).numpy()
+    for j in (0, 17):
+        own = model._generator_logits("image", "text", queries[j:j + 1], pool[j]).numpy()[0]
+        np.testing.assert_allclose(logits[j], own, rtol=1e-5, atol=1e-5)
+    model._random_pool = lambda queries: pool  # G picks from the pools above
+    picks, _, samples = model._generate("image", "text", queries)
+    assert picks.shape == samples.shape == (40, 3)
+    np.testing.assert_array_equal(picks.numpy(), np.take_along_axis(pool.numpy(), samples.numpy(), 1))
+    f = model._relevance("image", "text", queries, positives, picks.numpy())
+    assert f.shape == (40, 3)
+    with pytest.raises(Exception, match="distinct_positives"):
+        UGACHConfig(distinct_positives=True, samples_per_query=11).validate()

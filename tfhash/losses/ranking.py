@@ -13,9 +13,14 @@ def squared_distances(queries, items):
 def triplet_hinge(anchors, positives, negatives, margin):
     """max(0, margin + ||a - p||^2 - ||a - n||^2) per (anchor, negative).
 
-    anchors and positives (b, d); negatives (b, m, d) -> (b, m). UGACH's
-    relevance score f (eq. 6), and the triplet ranking loss when averaged.
+    anchors (b, d); negatives (b, m, d); positives (b, d), one for all m
+    negatives, or (b, m, d), the i-th paired with the i-th negative -> (b, m).
+    UGACH's relevance score f (eq. 6), and the triplet ranking loss when
+    averaged.
     """
-    pos = tf.reduce_sum(tf.square(anchors - positives), axis=-1, keepdims=True)
+    if len(positives.shape) == 3:
+        pos = tf.reduce_sum(tf.square(anchors[:, None, :] - positives), axis=-1)
+    else:
+        pos = tf.reduce_sum(tf.square(anchors - positives), axis=-1, keepdims=True)
     neg = tf.reduce_sum(tf.square(anchors[:, None, :] - negatives), axis=-1)
     return tf.nn.relu(margin + pos - neg)

@@ -37,8 +37,12 @@ Choices the paper leaves open, and what this module does:
 * Candidate pool: |train| / 50 random items, drawn once per batch and shared
   by the batch's queries (the same marginal distribution as a pool per query,
   at 1 / batch of the cost: a per-query pool of 3,700 items at NUS-WIDE size
-  would be 240k forward passes per step). G samples m = 2 items per query
-  with replacement.
+  would be 240k forward passes per step); `candidate_pool=per-query` draws
+  one per query, as the authors' code does. G samples m = 2 items per query
+  with replacement. One manifold positive per query serves all m picks;
+  `distinct_positives` gives each pick its own, m distinct graph neighbours
+  (the authors' code pairs the first m of a shuffled neighbour list with
+  the m picks).
 * Inputs are standardised with training-set mean and standard deviation
   (`standardize`): the bundled Wikipedia features are histograms
   whose entries are ~0.01, on which a tanh layer trained by SGD barely moves.
@@ -86,6 +90,22 @@ DIRECTIONS = (("image", "text"), ("text", "image"))
 PRETRAIN, DISCRIMINATOR, GENERATOR = "pretrain", "discriminator", "generator"
 
 
+def distinct_draws(candidates, m, seed):
+    """(batch, m) entries of each row of (batch, K) `candidates`, m different values per row, uniformly.
+
+    A value listed twice in a row (an item in both its image and its text
+    neighbour list) counts once; a row with fewer than m different values
+    repeats its values.
+    """
+    k = candidates.shape[1]
+    earlier = tf.linalg.band_part(tf.ones((k, k)), 0, -1) - tf.eye(k)  # [i, j] = 1 for i < j
+    repeat = tf.reduce_any(tf.logical_and(tf.equal(candidates[:, :, None], candidates[:, None, :]),
+                                          earlier[None] > 0), axis=1)  # (batch, K): an earlier entry is equal
+    keys = keras.random.uniform(tf.shape(candidates), seed=seed) - tf.cast(repeat, tf.float32) * 2.0
+    order = tf.math.top_k(keys, k=k).indices[:, :m]  # random order of the distinct entries first
+    return tf.gather(candidates, order, batch_dims=1)
+
+
 @dataclasses.dataclass
 class UGACHConfig(HasherConfig):
     epochs: int = option(56, "Total epochs: pretrain_epochs of D pre-training, then alternating D and G epochs "
@@ -127,6 +147,13 @@ class UGACHConfig(HasherConfig):
                                      "loss (authors' code; ugach only): they are positives, not negatives.")
     generator_epochs: int = option(1, "G epochs after each D epoch in a round of adversarial training (authors' "
                                    "code: 2); learning rates fall by lr_decay every round.")
+    candidate_pool: str = option("shared", "G's candidates: one random pool per batch, shared by its queries "
+                                 "(the same distribution per query, at 1 / batch of the cost), or a pool per "
+                                 "query (authors' code).", choices=("shared", "per-query"))
+    distinct_positives: bool = option(False, "ugach: each of a query's samples_per_query picks gets its own "
+                                      "manifold positive, drawn without replacement from its graph neighbours "
+                                      "(authors' code: a shuffled neighbour list, its first m); off: one positive "
+                                      "per query for all its picks.")
     baseline_schedule: str = option("constant", "variant=baseline after pretrain_epochs: keep the pre-training rate "
                                     "(constant) or use D's adversarial rates round by round (matched: the "
                                     "learning-rate-matched control of the adversarial epochs).",
@@ -144,6 +171,8 @@ class UGACHConfig(HasherConfig):
         require(0 < self.lr_decay <= 1, f"lr_decay must be in (0, 1], got {self.lr_decay}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(self.generator_epochs >= 1, f"generator_epochs must be >= 1, got {self.generator_epochs}")
+        require(not self.distinct_positives or self.samples_per_query <= self.image_neighbours + self.text_neighbours,
+                "distinct_positives needs samples_per_query <= image_neighbours + text_neighbours")
         return self
 
     @property
@@ -301,40 +330,63 @@ class UGACH(Hasher):
 
     # --- sampling ------------------------------------------------------------------------
     def _manifold_positives(self, index):
-        """x^M per query: a uniform draw from its K graph neighbours (eq. 5; ugach), else the paired item."""
-        k = self.config.image_neighbours + self.config.text_neighbours
+        """x^M per query: a uniform draw from its K graph neighbours (eq. 5; ugach), else the paired item.
+
+        (batch,) item indices; with `distinct_positives` (ugach), (batch, m):
+        m different items of the query's neighbour lists.
+        """
+        cfg = self.config
+        k = cfg.image_neighbours + cfg.text_neighbours
+        if cfg.distinct_positives and cfg.variant == "ugach":
+            return distinct_draws(self._neighbours(index), cfg.samples_per_query, self.seed_generator)
         # Drawn for every variant, so baseline-gan and ugach see the same pools and samples.
         pick = keras.random.randint((tf.shape(index)[0], 1), 0, k, seed=self.seed_generator)
-        if self.config.variant != "ugach":
+        if cfg.variant != "ugach":
             return index
-        neighbours = tf.concat([tf.gather(self.image_neighbours, index), tf.gather(self.text_neighbours, index)], 1)
-        return tf.gather(neighbours, pick, axis=1, batch_dims=1)[:, 0]
+        return tf.gather(self._neighbours(index), pick, axis=1, batch_dims=1)[:, 0]
+
+    def _neighbours(self, index):
+        """(batch, K): the image-graph then the text-graph neighbour lists of items `index`."""
+        return tf.concat([tf.gather(self.image_neighbours, index), tf.gather(self.text_neighbours, index)], 1)
 
     def _generator_logits(self, query_mod, item_mod, queries, pool, training=False):
-        """log of the unnormalised p_theta(x | q) over the pool: -||h(q) - h(x)||^2 (eq. 4)."""
-        pool_inputs = tf.gather(self._features[item_mod], pool)
-        return -squared_distances(self._g(query_mod, queries, training), self._g(item_mod, pool_inputs, training))
+        """log of the unnormalised p_theta(x | q) over the pool: -||h(q) - h(x)||^2 (eq. 4).
 
-    def _random_pool(self):
-        return keras.random.randint((self.pool_size,), 0, self.train_size, seed=self.seed_generator)
+        `pool`: (P,) items shared by the queries, or (batch, P), a pool per query; -> (batch, P).
+        """
+        h_q = self._g(query_mod, queries, training)
+        h_x = self._g(item_mod, tf.gather(self._features[item_mod], tf.reshape(pool, [-1])), training)
+        if len(pool.shape) == 1:
+            return -squared_distances(h_q, h_x)
+        h_x = tf.reshape(h_x, [tf.shape(pool)[0], tf.shape(pool)[1], self.bits])
+        return -tf.reduce_sum(tf.square(h_q[:, None, :] - h_x), axis=-1)
+
+    def _random_pool(self, queries):
+        """Candidate items: (P,) for the batch, or (batch, P) with `candidate_pool=per-query`."""
+        shape = (self.pool_size,)
+        if self.config.candidate_pool == "per-query":
+            shape = (tf.shape(queries)[0], self.pool_size)
+        return keras.random.randint(shape, 0, self.train_size, seed=self.seed_generator)
 
     def _relevance(self, query_mod, item_mod, queries, positives, negatives, training=False):
-        """D's relevance f(x^G, q) of eq. 6 for (batch,) positive and (batch, m) negative item indices."""
+        """D's relevance f(x^G, q) of eq. 6 for (batch,) or (batch, m) positive and (batch, m) negative items."""
         table = self._features[item_mod]
-        m = tf.shape(negatives)[1]
         h_q = self._d(query_mod, queries, training)
-        h_pos = self._d(item_mod, tf.gather(table, positives), training)
-        h_neg = self._d(item_mod, tf.gather(table, tf.reshape(negatives, [-1])), training)
-        h_neg = tf.reshape(h_neg, [tf.shape(h_q)[0], m, self.bits])
-        return triplet_hinge(h_q, h_pos, h_neg, self.config.margin)
+
+        def h(items):  # (batch[, m]) item indices -> (batch[, m], bits)
+            out = self._d(item_mod, tf.gather(table, tf.reshape(items, [-1])), training)
+            return out if len(items.shape) == 1 else tf.reshape(out, [tf.shape(h_q)[0], -1, self.bits])
+
+        return triplet_hinge(h_q, h(positives), h(negatives), self.config.margin)
 
     def _generate(self, query_mod, item_mod, queries):
-        """G's picks: a random pool, and m pool positions per query drawn from p_theta (eq. 4); with the logits."""
-        pool = self._random_pool()
+        """G's picks: m pool positions per query drawn from p_theta (eq. 4), the items they are, and the logits."""
+        pool = self._random_pool(queries)
         logits = self._generator_logits(query_mod, item_mod, queries, pool, training=True)
         samples = keras.random.categorical(tf.stop_gradient(logits), self.config.samples_per_query,
                                            seed=self.seed_generator, dtype="int32")
-        return pool, logits, samples
+        picks = tf.gather(pool, samples) if len(pool.shape) == 1 else tf.gather(pool, samples, batch_dims=1)
+        return picks, logits, samples
 
     def _update(self, player, loss_fn, variables):
         """One SGD step of `player` on `loss_fn()` (+ the optional L2 penalty on `variables`); returns (loss, aux)."""
@@ -363,8 +415,7 @@ class UGACH(Hasher):
 
     def _neighbour_mask(self, index, negatives):
         """(batch, m) 1.0 where G's pick is not among the query's graph neighbours (image or text list), else 0.0."""
-        neighbours = tf.concat([tf.gather(self.image_neighbours, index), tf.gather(self.text_neighbours, index)], 1)
-        hit = tf.reduce_any(tf.equal(negatives[:, :, None], neighbours[:, None, :]), axis=-1)
+        hit = tf.reduce_any(tf.equal(negatives[:, :, None], self._neighbours(index)[:, None, :]), axis=-1)
         return 1.0 - tf.cast(hit, tf.float32)
 
     def _discriminator_step(self, data):
@@ -378,9 +429,8 @@ class UGACH(Hasher):
         def loss_fn():
             total = 0.0
             for query_mod, item_mod in DIRECTIONS:
-                pool, _, samples = self._generate(query_mod, item_mod, data[query_mod])
+                negatives, _, _ = self._generate(query_mod, item_mod, data[query_mod])
                 positives = self._manifold_positives(data["index"])
-                negatives = tf.gather(pool, samples)
                 f = self._relevance(query_mod, item_mod, data[query_mod], positives, negatives, training=True)
                 if reject:
                     keep = self._neighbour_mask(data["index"], negatives)
@@ -402,9 +452,9 @@ class UGACH(Hasher):
         def loss_fn():
             total, reward_sum = 0.0, 0.0
             for query_mod, item_mod in DIRECTIONS:
-                pool, logits, samples = self._generate(query_mod, item_mod, data[query_mod])
+                picks, logits, samples = self._generate(query_mod, item_mod, data[query_mod])
                 positives = self._manifold_positives(data["index"])
-                f = self._relevance(query_mod, item_mod, data[query_mod], positives, tf.gather(pool, samples))
+                f = self._relevance(query_mod, item_mod, data[query_mod], positives, picks)
                 reward = self.reward_of(f)
                 baseline = tf.reduce_mean(reward) if self.config.reward_baseline == "batch-mean" else None
                 total += self._policy_loss(logits, samples, reward, baseline)

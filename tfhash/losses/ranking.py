@@ -10,6 +10,11 @@ def squared_distances(queries, items):
     return tf.maximum(qq + xx[None, :] - 2.0 * tf.matmul(queries, items, transpose_b=True), 0.0)
 
 
+def row_squared_distances(anchors, items):
+    """||a_i - x_ij||^2 for each anchor row i and its own items: (b, d), (b, m, d) -> (b, m)."""
+    return tf.reduce_sum(tf.square(anchors[:, None, :] - items), axis=-1)
+
+
 def triplet_hinge(anchors, positives, negatives, margin):
     """max(0, margin + ||a - p||^2 - ||a - n||^2) per (anchor, negative).
 
@@ -18,9 +23,6 @@ def triplet_hinge(anchors, positives, negatives, margin):
     UGACH's relevance score f (eq. 6), and the triplet ranking loss when
     averaged.
     """
-    if len(positives.shape) == 3:
-        pos = tf.reduce_sum(tf.square(anchors[:, None, :] - positives), axis=-1)
-    else:
-        pos = tf.reduce_sum(tf.square(anchors - positives), axis=-1, keepdims=True)
-    neg = tf.reduce_sum(tf.square(anchors[:, None, :] - negatives), axis=-1)
-    return tf.nn.relu(margin + pos - neg)
+    if len(positives.shape) == 2:
+        positives = positives[:, None, :]  # one positive, broadcast over the m negatives
+    return tf.nn.relu(margin + row_squared_distances(anchors, positives) - row_squared_distances(anchors, negatives))

@@ -16,8 +16,8 @@ class Adam(keras.optimizers.Adam):
     m / (sqrt(v) + epsilon)) in one pass, on CPU and GPU and under XLA.
     Measured on the 2-core machine of BENCHMARKS.md on 56.5 million weights
     (SDCH's pipelines at the paper's widths on 4096-d image features and
-    1,000-d BoW): 169 ms per update in Keras' form, 52 ms fused. Decoupled weight decay is Keras' own step before this
-    one. AMSGrad, sparse gradients and other backends use Keras' update.
+    1,000-d BoW): 169 ms per update in Keras' form, 52 ms fused. Decoupled
+    weight decay is Keras' own step before this one. AMSGrad, sparse gradients and other backends use Keras' update.
     """
 
     def update_step(self, gradient, variable, learning_rate):

@@ -77,7 +77,7 @@ from tfhash.errors import require
 from tfhash.layers.normalization import column_stats
 from tfhash.layers.towers import mlp
 from tfhash.losses.policy_gradient import reinforce_loss, sampled_log_probs
-from tfhash.losses.ranking import squared_distances, triplet_hinge
+from tfhash.losses.ranking import row_squared_distances, squared_distances, triplet_hinge
 from tfhash.methods.base import Hasher, Phase
 from tfhash.methods.correlation_graph import INDEX_KINDS, METRICS, correlation_graph
 from tfhash.methods.registry import register_method
@@ -358,8 +358,7 @@ class UGACH(Hasher):
         h_x = self._g(item_mod, tf.gather(self._features[item_mod], tf.reshape(pool, [-1])), training)
         if len(pool.shape) == 1:
             return -squared_distances(h_q, h_x)
-        h_x = tf.reshape(h_x, [tf.shape(pool)[0], tf.shape(pool)[1], self.bits])
-        return -tf.reduce_sum(tf.square(h_q[:, None, :] - h_x), axis=-1)
+        return -row_squared_distances(h_q, tf.reshape(h_x, [tf.shape(pool)[0], tf.shape(pool)[1], self.bits]))
 
     def _random_pool(self, queries):
         """Candidate items: (P,) for the batch, or (batch, P) with `candidate_pool=per-query`."""

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from tfhash.layers.normalization import Standardize, column_stats
+from tfhash.layers.normalization import Standardize, column_stats, standardization_stats, zero_share
 
 # mean (3, 5); deviations (-2, 0, 2) and (-3, -1, 4): std sqrt(8/3) and sqrt(26/3)
 SMALL = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 9.0]], np.float32)
@@ -67,3 +67,37 @@ def test_standardize_is_saved_and_loaded_with_the_model(tmp_path):
     np.testing.assert_array_equal(loaded.mean.numpy(), layer.mean.numpy())
     np.testing.assert_array_equal(loaded.scale.numpy(), layer.scale.numpy())
     np.testing.assert_array_equal(restored(SMALL), model(SMALL))
+
+
+# 20 x 3: column 0 is 1 on rows 0-1 only, column 1 is 2 on row 5 only, column 2 all zero: 57 of 60 zeros (0.95)
+SPARSE = np.zeros((20, 3), np.float32)
+SPARSE[:2, 0] = 1.0
+SPARSE[5, 1] = 2.0
+
+
+@pytest.mark.parametrize("chunk", [1, 3, None])
+def test_zero_share_by_hand(chunk):
+    assert zero_share(SPARSE, chunk=chunk) == 57 / 60
+    assert zero_share(SMALL, chunk=chunk) == 0.0
+
+
+def test_sparse_inputs_stay_raw_unless_asked():
+    mean, scale = standardization_stats(SPARSE, standardize_sparse=False)
+    np.testing.assert_array_equal(mean, [0, 0, 0])
+    np.testing.assert_array_equal(scale, [1, 1, 1])
+    # Standardised, the rare 1s of column 0 (p = 0.1) become (1 - 0.1) / 0.3 = 3: what raw inputs avoid.
+    mean, scale = standardization_stats(SPARSE, standardize_sparse=True, epsilon=0.0)
+    np.testing.assert_allclose(mean, [0.1, 0.1, 0.0], rtol=1e-6)
+    np.testing.assert_allclose(scale, [0.3, np.sqrt(0.19), 0.0], rtol=1e-6)
+    # Dense inputs are standardised either way.
+    for flag in (False, True):
+        mean, scale = standardization_stats(SMALL, standardize_sparse=flag, epsilon=0.0)
+        np.testing.assert_allclose(mean, SMALL_MEAN, rtol=1e-7)
+        np.testing.assert_allclose(scale, SMALL_STD, rtol=1e-7)
+
+
+def test_standardize_layer_left_identity_on_sparse_inputs():
+    layer = Standardize()
+    layer.build(SPARSE.shape)
+    np.testing.assert_array_equal(layer.fit(SPARSE, standardize_sparse=False)(SPARSE), SPARSE)
+    assert not np.allclose(layer.fit(SPARSE)(SPARSE), SPARSE)  # the default still standardises

@@ -151,3 +151,21 @@ def test_epoch_end_code_update_reuses_one_graph(dataset):
     for epoch in range(3):
         model.end_epoch(epoch, train)
     assert model._code_fn.experimental_get_tracing_count() == traces
+
+
+def test_sparse_text_is_fed_raw_unless_asked(tmp_path):
+    from tfhash.data.dataset import PairedDataset
+    from tfhash.data.split import SplitView
+    from tfhash.methods.uch import UCH, UCHConfig
+    from tfhash.training.run import build_model
+
+    # 400-word bags of 8-32 words: about 96% zeros, a sparse input; the 32-d image features are dense.
+    sparse = structured_dataset(tmp_path, n=200, query_size=40, image_dim=32, text_dim=400, num_classes=5)
+    data = PairedDataset(sparse)
+    for flag in (False, True):
+        model = build_model(UCH, UCHConfig(**dict(SETTINGS, standardize_sparse=flag)), data)
+        model.configure()
+        model.prepare(SplitView(data, "train"))
+        assert np.abs(model.image_standardize.scale.numpy() - 1).max() > 0.01  # dense: fitted either way
+        text_scale = model.text_standardize.scale.numpy()
+        assert np.array_equal(text_scale, np.ones_like(text_scale)) != flag

@@ -239,3 +239,16 @@ def test_distinct_positives_and_per_query_pools(dataset):
     assert f.shape == (40, 3)
     with pytest.raises(Exception, match="distinct_positives"):
         UGACHConfig(distinct_positives=True, samples_per_query=11).validate()
+
+
+def test_sparse_text_is_fed_raw_unless_asked(tmp_path):
+    # 400-word bags of 8-32 words: about 96% zeros, a sparse input; the 32-d image features are dense.
+    sparse = structured_dataset(tmp_path, n=200, query_size=40, image_dim=32, text_dim=400, num_classes=5)
+    model, _, _ = _prepared_model(sparse)
+    (image_mean, image_scale), (text_mean, text_scale) = (
+        [v.numpy() for v in model.input_stats[m]] for m in ("image", "text"))
+    assert np.abs(image_mean).max() > 0.01 and np.abs(image_scale - 1).max() > 0.01  # fitted
+    np.testing.assert_array_equal(text_mean, 0.0)
+    np.testing.assert_array_equal(text_scale, 1.0)
+    model, _, _ = _prepared_model(sparse, standardize_sparse=True)
+    assert np.abs(model.input_stats["text"][1].numpy() - 1).max() > 0.01

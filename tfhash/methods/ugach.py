@@ -46,6 +46,12 @@ Choices the paper leaves open, and what this module does:
 * Inputs are standardised with training-set mean and standard deviation
   (`standardize`): the bundled Wikipedia features are histograms
   whose entries are ~0.01, on which a tanh layer trained by SGD barely moves.
+  Sparse inputs (at least 90% zero entries, such as MIRFlickr's tag bags)
+  are fed raw (`standardize_sparse` off), as the paper's bag-of-words:
+  standardised, a tag seen on a share p of items is worth about 1/sqrt(p).
+  On the MIRFlickr validation split raw tags lifted UGACH from 0.546 / 0.503
+  to 0.619 / 0.588 at 16 bits and from 0.577 / 0.516 to 0.648 / 0.602 at 32
+  (2 seeds); Wikipedia's inputs are dense, so nothing changes there.
 * The schedule is `phase(epoch)` (one `Phase` per epoch: pre-training,
   D or G, with that epoch's SGD learning rates); each phase traces its own
   train step, so the network it does not train is frozen, not stepped.
@@ -74,14 +80,14 @@ import numpy as np
 import tensorflow as tf
 
 from tfhash.errors import require
-from tfhash.layers.normalization import column_stats
+from tfhash.layers.normalization import standardization_stats
 from tfhash.layers.towers import mlp
 from tfhash.losses.policy_gradient import reinforce_loss, sampled_log_probs
 from tfhash.losses.ranking import row_squared_distances, squared_distances, triplet_hinge
 from tfhash.methods.base import Hasher, Phase
 from tfhash.methods.correlation_graph import INDEX_KINDS, METRICS, correlation_graph
 from tfhash.methods.registry import register_method
-from tfhash.methods.config import HasherConfig, option
+from tfhash.methods.config import SPARSE_HELP, HasherConfig, option
 
 VARIANTS = ("baseline", "baseline-gan", "ugach")
 # (query modality, candidate modality): image -> text and text -> image retrieval.
@@ -136,6 +142,7 @@ class UGACHConfig(HasherConfig):
     generator_init: str = option("random", "G's start: its own random initialisation (authors' code) or a copy "
                                  "of the pre-trained D.", choices=("random", "discriminator"))
     standardize: bool = option(True, "Standardise each input feature by training mean and std.")
+    standardize_sparse: bool = option(False, SPARSE_HELP)
     weight_decay: float = option(0.0, "L2 penalty wd * sum(w^2) / 2 on the updated network's weights (not in the "
                                  "paper; the authors' code uses 0.01).")
     reward: str = option("softplus", "G's reward from D's relevance f: log(1 + exp(f)) (paper, eq. 10; grows with "
@@ -315,7 +322,7 @@ class UGACH(Hasher):
         cfg = self.config
         if cfg.standardize:
             for modality, field in (("image", "images"), ("text", "texts")):
-                mean, scale = column_stats(train.rows_of(field))
+                mean, scale = standardization_stats(train.rows_of(field), cfg.standardize_sparse)
                 self.input_stats[modality][0].assign(mean)
                 self.input_stats[modality][1].assign(scale)
         if cfg.variant == "ugach":

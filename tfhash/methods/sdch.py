@@ -87,6 +87,11 @@ Choices the paper leaves open, and ours:
 * Optimiser: Adam for both parts (the paper gives only the rates); input
   feature vectors and BoW are standardised by training statistics; no
   dropout by default (Table 1 lists none).
+* Sparse inputs (tag bags): standardised like the rest by default
+  (`standardize_sparse` on), unlike UCH and UGACH, which feed them raw. On
+  the MIRFlickr validation split (32 bits, 2 seeds, 1024-wide layers) raw
+  tags traded one direction for the other: I->T 0.684, T->I 0.692 against
+  0.774 / 0.603 standardised (SCM 0.763 / 0.632), so the default stays.
 """
 
 import dataclasses
@@ -107,7 +112,7 @@ from tfhash.methods.state import write_rows
 from tfhash.methods.itq import itq_rotation
 from tfhash.methods.optimizers import Adam
 from tfhash.methods.registry import register_method
-from tfhash.methods.config import HasherConfig, ImageBackboneSettings, option
+from tfhash.methods.config import SPARSE_HELP, HasherConfig, ImageBackboneSettings, option
 
 
 @dataclasses.dataclass
@@ -125,6 +130,7 @@ class SDCHConfig(ImageBackboneSettings, HasherConfig):
     hash_learning_rate: float = option(1e-2, "Learning rate of Theta_h, the hash layer fc4 (Sec. 4.2: 1e-2).")
     dropout: float = option(0.0, "Dropout after the hidden fc layers of both pipelines (paper: none listed).")
     standardize: bool = option(True, "Standardise feature-vector images and BoW texts by training mean/std.")
+    standardize_sparse: bool = option(True, SPARSE_HELP)
     center_features: bool = option(True, "fc4 reads each modality's features minus their training-set mean "
                                          "(not in the paper; see the module docstring).")
     itq_iterations: int = option(50, "ITQ iterations for the initial B (Algorithm 1; Gong et al.: 50).")
@@ -326,9 +332,9 @@ class SDCH(Hasher):
     def prepare(self, train):
         """Fit the input standardisation, store the labels, and initialise B by ITQ on Z (Algorithm 1)."""
         if self.image_standardize is not None:
-            self.image_standardize.fit(train.rows_of("images"))
+            self.image_standardize.fit(train.rows_of("images"), self.config.standardize_sparse)
         if self.text_standardize is not None:
-            self.text_standardize.fit(train.rows_of("texts"))
+            self.text_standardize.fit(train.rows_of("texts"), self.config.standardize_sparse)
         self.train_labels.assign(train.labels().astype(np.float32))
         self.codes.assign(self._itq_codes(*self._training_features(train)))
 

@@ -229,3 +229,23 @@ def test_cli_flag_and_benchmark_setting():
     assert get_method("uch").config_class.from_dict(settings["uch"]).mixed_precision == "bfloat16"
     with pytest.raises(TfhashError, match="mixed_precision must be one of none, float16, bfloat16"):
         get_method("uch").config_class.from_dict({"mixed_precision": "float8"})
+
+
+def test_a_step_that_overflowed_on_one_replica_only_is_skipped_on_every_replica():
+    """Keras' LossScaleOptimizer reads the first replica's gradients only: the verdict is shared first."""
+    from tfhash.methods.base import _finite_on_every_replica_or_none
+
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+    def replica_grads(overflow_on):
+        def fn():
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            value = tf.where(tf.equal(replica, overflow_on), tf.constant(np.inf, tf.float16), tf.constant(1.0, tf.float16))
+            return _finite_on_every_replica_or_none([tf.fill([3], value), None])
+        return [strategy.experimental_local_results(g) for g in strategy.run(fn) if g is not None]
+
+    for overflow_on in (0, 1):  # the second replica's overflow is the case Keras missed
+        (per_replica,) = replica_grads(overflow_on)
+        assert len(per_replica) == 2 and all(np.isnan(np.asarray(g)).all() for g in per_replica)
+    (per_replica,) = replica_grads(-1)  # no overflow: the gradients pass unchanged
+    assert all(np.array_equal(np.asarray(g), [1.0, 1.0, 1.0]) for g in per_replica)

@@ -23,6 +23,23 @@ def _scaled(gradient, scale):
     return gradient * scale
 
 
+def _finite_on_every_replica_or_none(grads):
+    """`grads`, or all NaN on every replica if any replica's gradient holds a NaN or inf.
+
+    Keras' `LossScaleOptimizer` under a distribution strategy decides whether
+    to skip a step from the first replica's gradients alone, before they are
+    summed: a step that overflowed on another replica only was applied, and
+    its inf reached the weights (float16, two replicas, sparse raw inputs).
+    With one verdict for all replicas every replica skips that step.
+    """
+    bad = tf.add_n([tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(g)), tf.float32))
+                    for g in grads if g is not None])
+    context = tf.distribute.get_replica_context()
+    if context is not None:
+        bad = context.all_reduce(tf.distribute.ReduceOp.SUM, bad)
+    return [None if g is None else tf.where(bad > 0, tf.constant(float("nan"), g.dtype), g) for g in grads]
+
+
 def _built_in_precision(init):
     """Wrap a `Hasher` subclass's `__init__`: build its layers under the config's `mixed_precision` policy.
 
@@ -395,6 +412,7 @@ class Hasher(keras.Model):
             grads = tape.gradient(loss, spec.variables, output_gradients=seed)
             # its finite check and unscaling take dense tensors (an embedding's gradient is sparse)
             grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+            grads = _finite_on_every_replica_or_none(grads)
         else:
             grads = tape.gradient(loss, spec.variables)
         multipliers = spec.multipliers or (1.0,) * len(spec.variables)

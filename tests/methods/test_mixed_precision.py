@@ -234,8 +234,10 @@ def test_cli_flag_and_benchmark_setting():
 def test_a_step_that_overflowed_on_one_replica_only_is_skipped_on_every_replica():
     """Keras' LossScaleOptimizer reads the first replica's gradients only: the verdict is shared first."""
     from tfhash.methods.base import _finite_on_every_replica_or_none
+    from tfhash.training.distribute import make_strategy
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = make_strategy("mirrored")  # what training uses: reductions through the host, no collective keys
+    assert strategy.num_replicas_in_sync == 2
 
     def replica_grads(overflow_on):
         def fn():

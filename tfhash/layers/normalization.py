@@ -23,39 +23,47 @@ def column_stats(data, epsilon=1e-6, chunk=None):
     4096 features that copy alone is 6 GB. `chunk` rows default to about
     32 MB of float64 (1,024 rows of 4096-d features): a chunk is held twice.
     """
-    n = data.shape[0]
-    chunk = chunk or max(1, 2**22 // max(1, int(data.shape[1])))
-    total = np.zeros(data.shape[1])
-    for start in range(0, n, chunk):
-        total = np.add.reduce(np.concatenate([total[None], data[start:start + chunk].astype(np.float64)]), axis=0)
-    mean = total / n
-    squares = np.zeros(data.shape[1])
-    for start in range(0, n, chunk):
-        deviation = data[start:start + chunk].astype(np.float64) - mean
-        squares = np.add.reduce(np.concatenate([squares[None], deviation * deviation]), axis=0)
-    return mean.astype(np.float32), (np.sqrt(squares / n) + epsilon).astype(np.float32)
+    return standardization_stats(data, True, epsilon, chunk)
 
 
 #: An input with at least this share of exact zeros counts as sparse (bags of tags or words).
 SPARSE_ZERO_SHARE = 0.9
 
 
+def _chunk_rows(data, chunk):
+    return chunk or max(1, 2**22 // max(1, int(data.shape[1])))
+
+
 def zero_share(data, chunk=None):
     """Share of exactly-zero entries of `data` (N, dim), a chunk of rows at a time."""
     n, dim = data.shape
-    chunk = chunk or max(1, 2**22 // max(1, int(dim)))
+    chunk = _chunk_rows(data, chunk)
     zeros = sum(int(np.count_nonzero(data[start:start + chunk] == 0)) for start in range(0, n, chunk))
     return zeros / max(1, n * dim)
 
 
-def standardization_stats(data, standardize_sparse=True, epsilon=1e-6):
-    """(mean, scale) to standardise `data` (N, dim) per column, or identity ones if it is sparse and not
-    `standardize_sparse`: per-column scaling gives a 0/1 column that is 1 on a share p of rows the value
-    about 1/sqrt(p), so the rarest tags would dominate a bag of tags."""
-    if not standardize_sparse and zero_share(data) >= SPARSE_ZERO_SHARE:
-        dim = data.shape[1]
+def standardization_stats(data, standardize_sparse=True, epsilon=1e-6, chunk=None):
+    """(mean, scale) to standardise `data` (N, dim) per column (`column_stats`), or identity ones if it is
+    sparse and not `standardize_sparse`: per-column scaling gives a 0/1 column that is 1 on a share p of
+    rows the value about 1/sqrt(p), so the rarest tags would dominate a bag of tags.
+
+    The zeros are counted in the pass that sums the columns: a sparse input is read once, a dense one twice.
+    """
+    n, dim = data.shape
+    chunk = _chunk_rows(data, chunk)
+    total, zeros = np.zeros(dim), 0
+    for start in range(0, n, chunk):
+        block = data[start:start + chunk]
+        zeros += int(np.count_nonzero(block == 0))
+        total = np.add.reduce(np.concatenate([total[None], block.astype(np.float64)]), axis=0)
+    if not standardize_sparse and zeros >= SPARSE_ZERO_SHARE * n * dim:
         return np.zeros(dim, np.float32), np.ones(dim, np.float32)
-    return column_stats(data, epsilon)
+    mean = total / n
+    squares = np.zeros(dim)
+    for start in range(0, n, chunk):
+        deviation = data[start:start + chunk].astype(np.float64) - mean
+        squares = np.add.reduce(np.concatenate([squares[None], deviation * deviation]), axis=0)
+    return mean.astype(np.float32), (np.sqrt(squares / n) + epsilon).astype(np.float32)
 
 
 @keras.saving.register_keras_serializable(package="tfhash")

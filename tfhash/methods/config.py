@@ -66,10 +66,10 @@ class HasherConfig:
         return dataclasses.replace(self, **changes).validate()
 
 
-
 #: Help of `standardize_sparse`, the same setting of every method that has it.
 SPARSE_HELP = ("Also standardise sparse inputs (at least 90% zero entries, e.g. bags of tags) per dimension; off: "
                "fed raw, as the papers' bag-of-words (chosen on the MIRFlickr validation split).")
+
 
 def field_type(cls, f):
     """The plain Python type of dataclass field `f` (resolving string annotations)."""
